@@ -1,0 +1,56 @@
+// `slabtrace`: the command line. Each subcommand lives in its own
+// *_command.cc; this file only dispatches.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tools/inspect_command.h"
+#include "tools/internal/command.h"
+
+namespace slabtrace {
+namespace {
+
+// One line per subcommand, in the order `slabtrace --help` lists them.
+constexpr Subcommand kSubcommands[] = {
+    {"inspect", "print a trace's header, size classes, markers and counts",
+     RunInspect},
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out,
+               "usage: slabtrace COMMAND [options] [args]\n\n"
+               "Records malloc traffic with its jemalloc slabs, replays it "
+               "offline and\ncompares placement policies by drainable slab "
+               "ratio (DSR).\n\ncommands:\n");
+  for (const Subcommand& command : kSubcommands) {
+    std::fprintf(out, "  %-10s %s\n", command.name, command.summary);
+  }
+  std::fprintf(out, "\n`slabtrace COMMAND --help` explains each command.\n");
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return kExitBadInput;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    PrintUsage(stdout);
+    return kExitOk;
+  }
+  for (const Subcommand& command : kSubcommands) {
+    if (name == command.name) {
+      return command.run(std::vector<std::string>(argv + 2, argv + argc));
+    }
+  }
+  std::fprintf(stderr, "slabtrace: unknown command '%s' (see slabtrace --help)\n",
+               name.c_str());
+  return kExitBadInput;
+}
+
+}  // namespace
+}  // namespace slabtrace
+
+int main(int argc, char** argv) { return slabtrace::Main(argc, argv); }
