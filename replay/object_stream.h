@@ -33,8 +33,8 @@ struct ObjectEvent {
   uint32_t size_class = 0;  // kResize: the new class.
   uint32_t old_size_class = 0;  // kResize only.
   uint32_t thread = 0;
-  uint64_t recorded_slab = 0;     // granule jemalloc placed it in.
-  uint32_t recorded_region = 0;   // region index within that slab.
+  uint64_t recorded_slab = 0;      // granule jemalloc placed it in.
+  uint32_t recorded_region = 0;    // region index within that slab.
   const Marker* marker = nullptr;  // kMarker: valid until the next Next().
 };
 
@@ -47,9 +47,17 @@ class ObjectStream {
   virtual absl::StatusOr<bool> Next(ObjectEvent* event) = 0;
   // Frees of pointers never allocated in the trace, skipped so far.
   virtual uint64_t unknown_frees() const = 0;
+  // In-place resizes of pointers never allocated in the trace, skipped.
+  virtual uint64_t unknown_resizes() const { return 0; }
+  // Allocations and resizes whose size class is outside the header's
+  // table: skipped, so every event's class indexes geometry() safely.
+  virtual uint64_t invalid_events() const { return 0; }
 };
 
-// Streams `path` (constant memory beyond the live-object map).
+// Streams `path` (constant memory beyond the live-object map: 16 bytes of
+// slot per live object). An allocation at an address that is still live
+// first ends the old object with a kFree, so the stream stays consistent.
+// Errors are the reader's: one line with file, offset and reason.
 absl::StatusOr<std::unique_ptr<ObjectStream>> OpenObjectStream(
     const std::string& path);
 

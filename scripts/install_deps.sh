@@ -21,6 +21,8 @@ PACKAGES=(
   redis-server
   redis-tools
   python3
+  # Headless browser for the HTML report's browser test (tools/report/).
+  chromium
 )
 
 missing=()

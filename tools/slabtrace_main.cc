@@ -6,16 +6,33 @@
 #include <string>
 #include <vector>
 
+#include "tools/check_command.h"
 #include "tools/inspect_command.h"
 #include "tools/internal/command.h"
+#include "tools/mark_command.h"
+#include "tools/record_command.h"
+#include "tools/redis_command.h"
+#include "tools/replay_command.h"
 
 namespace slabtrace {
 namespace {
 
 // One line per subcommand, in the order `slabtrace --help` lists them.
 constexpr Subcommand kSubcommands[] = {
+    {"record", "run a program with the recorder preloaded: malloc calls -> trace",
+     RunRecord},
+    {"mark", "put a marker with jemalloc stats into a running recording",
+     RunMark},
     {"inspect", "print a trace's header, size classes, markers and counts",
      RunInspect},
+    {"replay", "rebuild slab occupancy over time: DSR, footprint, histograms",
+     RunReplay},
+    {"check", "test thresholds on a trace's replay, for CI (exit 1 if any fails)",
+     RunCheck},
+    {"redis", "record a Redis scenario (scatter-delete, churn, ...) and replay it",
+     RunRedis},
+    {"demo", "the published experiment: 100,000 keys, odd ones deleted, DSR",
+     RunDemo},
 };
 
 void PrintUsage(FILE* out) {

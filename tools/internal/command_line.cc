@@ -22,6 +22,13 @@ void CommandLine::AddOption(const std::string& name,
   if (!short_alias.empty()) short_to_long_[short_alias] = name;
 }
 
+void CommandLine::AddRepeatedOption(const std::string& name,
+                                    const std::string& help,
+                                    const std::string& short_alias) {
+  AddOption(name, "", help, short_alias);
+  specs_[name].repeated = true;
+}
+
 void CommandLine::AddFlag(const std::string& name, const std::string& help,
                           const std::string& short_alias) {
   order_.push_back(name);
@@ -82,7 +89,7 @@ absl::Status CommandLine::Parse(const std::vector<std::string>& args) {
       }
       value = args[++i];
     }
-    values_[name] = value;
+    values_[name].push_back(value);
   }
   return absl::OkStatus();
 }
@@ -94,6 +101,7 @@ std::string CommandLine::HelpText() const {
     const Spec& spec = specs_.at(name);
     std::string left = absl::StrCat("  --", name);
     if (!spec.is_flag) absl::StrAppend(&left, "=VALUE");
+    if (spec.repeated) absl::StrAppend(&left, " ...");
     if (!spec.short_alias.empty()) {
       left = absl::StrCat("  -", spec.short_alias, ", ", left.substr(2));
     }
@@ -108,8 +116,14 @@ std::string CommandLine::HelpText() const {
 
 const std::string& CommandLine::Get(const std::string& name) const {
   auto it = values_.find(name);
-  if (it != values_.end()) return it->second;
+  if (it != values_.end()) return it->second.back();
   return specs_.at(name).default_value;
+}
+
+std::vector<std::string> CommandLine::GetAll(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  return {};
 }
 
 bool CommandLine::GetFlag(const std::string& name) const {

@@ -27,6 +27,10 @@ class CommandLine {
   // Declares an option taking a value, with its default ("" for none).
   void AddOption(const std::string& name, const std::string& default_value,
                  const std::string& help, const std::string& short_alias = "");
+  // Declares an option that may be given any number of times; GetAll()
+  // returns its values in order.
+  void AddRepeatedOption(const std::string& name, const std::string& help,
+                         const std::string& short_alias = "");
   // Declares a boolean option (present or absent; `--name=false` works too).
   void AddFlag(const std::string& name, const std::string& help,
                const std::string& short_alias = "");
@@ -38,7 +42,10 @@ class CommandLine {
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;
 
+  // The last value given (or the default).
   const std::string& Get(const std::string& name) const;
+  // Every value given, in order (repeated options).
+  std::vector<std::string> GetAll(const std::string& name) const;
   bool GetFlag(const std::string& name) const;
   // Was the option given explicitly on the command line?
   bool Has(const std::string& name) const;
@@ -56,13 +63,14 @@ class CommandLine {
     std::string help;
     std::string short_alias;
     bool is_flag = false;
+    bool repeated = false;
   };
   std::string usage_;
   std::string summary_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> short_to_long_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
   bool help_requested_ = false;
 };

@@ -57,6 +57,15 @@ TEST(CommandLineTest, HelpListsOptions) {
   EXPECT_THAT(cl.HelpText(), HasSubstr("(default: 0)"));
 }
 
+TEST(CommandLineTest, RepeatedOptionKeepsEveryValue) {
+  CommandLine cl("u", "s");
+  cl.AddRepeatedOption("expect", "an expectation");
+  ASSERT_TRUE(cl.Parse({"--expect", "a>1", "x", "--expect=b<2"}).ok());
+  EXPECT_THAT(cl.GetAll("expect"), ElementsAre("a>1", "b<2"));
+  EXPECT_EQ(cl.Get("expect"), "b<2");
+  EXPECT_THAT(cl.positional(), ElementsAre("x"));
+}
+
 TEST(CommandLineTest, GetListSplitsAndRejectsEmpty) {
   CommandLine cl("u", "s");
   cl.AddOption("policies", "a,b", "");

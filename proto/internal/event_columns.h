@@ -1,0 +1,67 @@
+// The columnar coding of one chunk of events (before zstd), shared by the
+// writer and the reader. See proto/trace_format.h for the column order and
+// proto/README.md for the coding of each column.
+//
+// Pointers are coded as deltas against the previous pointer of the same
+// size class in the chunk: allocation bursts walk a slab region by region
+// and a short-lived object's free follows its allocation closely, so most
+// deltas are small.
+
+#ifndef SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
+#define SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "proto/event.h"
+#include "proto/slab_geometry.h"
+
+namespace slabtrace {
+namespace internal {
+
+// Encodes chunks; reuses its buffers from one chunk to the next.
+class ChunkEncoder {
+ public:
+  ChunkEncoder();
+
+  // Codes `events` (contiguous sequence numbers) with times divided by
+  // `time_resolution_ns`. The result stays valid until the next Encode().
+  void Encode(absl::Span<const Event> events, uint64_t time_resolution_ns);
+  const uint8_t* data() const { return buffer_.data(); }
+  size_t size() const { return size_; }
+  uint32_t flags() const { return flags_; }
+
+ private:
+  std::vector<uint8_t> buffer_;
+  size_t size_ = 0;
+  uint32_t flags_ = 0;
+  std::vector<uint64_t> last_ptr_;      // per size class.
+  std::vector<uint16_t> touched_;       // classes to reset next chunk.
+};
+
+// Decodes chunks; reuses its per-class state from one chunk to the next.
+class ChunkDecoder {
+ public:
+  explicit ChunkDecoder(const SlabGeometry* geometry,
+                        uint64_t time_resolution_ns);
+
+  // Decodes `count` events from the uncompressed column bytes into
+  // out[0, count), numbering them from first_seq and filling in `slab`.
+  // On malformed input returns InvalidArgument with a one-phrase reason
+  // ("malformed column: ...").
+  absl::Status Decode(const uint8_t* data, size_t size, uint32_t count,
+                      uint64_t first_seq, uint32_t flags, Event* out);
+
+ private:
+  const SlabGeometry* geometry_;
+  uint64_t time_resolution_ns_;
+  std::vector<uint64_t> last_ptr_;
+};
+
+}  // namespace internal
+}  // namespace slabtrace
+
+#endif  // SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_

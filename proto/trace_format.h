@@ -1,0 +1,78 @@
+// Constants of the slabtrace file format, version 1. proto/README.md has the
+// byte-level table; this header is the single place the numbers live.
+//
+//   file    := magic record* [footer]
+//   magic   := "SLABTRC1"
+//   record  := type:u8 payload_length:u32 fields payload crc32c:u32
+//   footer  := trailer_offset:u64 "SLABTEND"
+//
+// All integers in frames are little-endian, fixed width. The CRC32C covers
+// the record from its type byte to the end of its payload. Only chunk
+// records have fields (kChunkFieldsBytes); header, marker and trailer
+// payloads are serialized TraceHeader, Marker and TraceTrailer messages.
+
+#ifndef SLABTRACE_PROTO_TRACE_FORMAT_H_
+#define SLABTRACE_PROTO_TRACE_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace slabtrace {
+namespace format {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// The last byte of the magic is the format version as an ASCII digit, so a
+// newer file is recognised as such before anything else is parsed.
+inline constexpr char kMagic[] = "SLABTRC1";
+inline constexpr size_t kMagicBytes = 8;
+inline constexpr size_t kMagicVersionByte = 7;
+inline constexpr char kFooterMagic[] = "SLABTEND";
+inline constexpr size_t kFooterBytes = 16;  // u64 trailer offset + magic.
+
+enum RecordType : uint8_t {
+  kHeaderRecord = 1,
+  kChunkRecord = 2,
+  kMarkerRecord = 3,
+  kTrailerRecord = 4,
+};
+
+// type:u8 + payload_length:u32.
+inline constexpr size_t kFrameBytes = 5;
+// Chunk fields after the frame: uncompressed_length:u32 event_count:u32
+// first_seq:u64 flags:u32. The compressed length is the payload length.
+inline constexpr size_t kChunkFieldsBytes = 20;
+inline constexpr size_t kCrcBytes = 4;
+
+// Chunk flags.
+// Every pointer of the chunk is 8-aligned; pointer deltas are stored / 8.
+inline constexpr uint32_t kChunkPointersDiv8 = 1u << 0;
+inline constexpr uint32_t kKnownChunkFlags = kChunkPointersDiv8;
+
+// Columns of a chunk's uncompressed payload, in this order, each prefixed
+// by its byte length as u32.
+enum Column : int {
+  kKindApiColumn = 0,  // one byte: kind << 5 | api.
+  kTimeColumn,         // zigzag varint delta of time / resolution.
+  kThreadColumn,       // varint thread number.
+  kPointerColumn,      // zigzag varint delta against the previous event of
+                       // the same size class (scaled, see flags).
+  kSizeColumn,         // varint requested size.
+  kSizeClassColumn,    // varint size class.
+  kNumColumns,
+};
+inline constexpr int kApiBits = 5;
+inline constexpr size_t kColumnLengthBytes = 4;
+
+// Sanity bounds: a reader refuses larger values as corruption, so a flipped
+// length can never make it allocate gigabytes.
+inline constexpr uint32_t kMaxRecordPayload = 64u << 20;
+inline constexpr uint32_t kMaxChunkEvents = 1u << 20;
+inline constexpr uint32_t kMaxUncompressedChunk = 64u << 20;
+
+inline constexpr uint64_t kDefaultTimeResolutionNs = 1000;
+
+}  // namespace format
+}  // namespace slabtrace
+
+#endif  // SLABTRACE_PROTO_TRACE_FORMAT_H_

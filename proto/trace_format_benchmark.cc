@@ -1,0 +1,176 @@
+// Encode/decode throughput and compressed size of the trace format on a
+// Redis-like synthetic stream (proto/testing/redis_like_stream.h).
+//
+//   bazel run -c opt //proto:trace_format_benchmark -- \
+//     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//
+// Targets (issue 2): <= 2.0 bytes/event, decode >= 100 M events/s and
+// encode >= 30 M events/s on one core. "bytes_per_event" is the whole file
+// (header, frames, trailer) divided by the events.
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <zstd.h>
+
+#include "benchmark/benchmark.h"
+#include "proto/internal/event_columns.h"
+#include "proto/internal/frame.h"
+#include "proto/testing/redis_like_stream.h"
+#include "proto/testing/test_header.h"
+#include "proto/trace_reader.h"
+#include "proto/trace_writer.h"
+
+namespace slabtrace {
+namespace {
+
+constexpr int kEvents = 1 << 21;
+
+const std::vector<Event>& Stream() {
+  static const std::vector<Event>* events = [] {
+    auto* v = new std::vector<Event>(kEvents);
+    RedisLikeStream stream(JemallocTestHeader(), {.seed = 1});
+    for (Event& e : *v) stream.Next(&e);
+    return v;
+  }();
+  return *events;
+}
+
+// Writes the stream into a memory file; returns the bytes.
+std::string Encode(const std::vector<Event>& events, const TraceHeader& header,
+                   const TraceWriterOptions& options) {
+  const int fd = memfd_create("bench", MFD_CLOEXEC);
+  auto writer = *TraceWriter::CreateFromFd(dup(fd), "bench", header, options);
+  for (const Event& e : events) (void)writer->Append(e);
+  (void)writer->Close();
+  std::string bytes(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
+  (void)pread(fd, &bytes[0], bytes.size(), 0);
+  close(fd);
+  return bytes;
+}
+
+TraceHeader HeaderWithResolution(uint64_t resolution_ns) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_time_resolution_ns(resolution_ns);
+  return header;
+}
+
+// Args: time resolution in ns, zstd level.
+void BM_Encode(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  const TraceHeader header = HeaderWithResolution(state.range(0));
+  TraceWriterOptions options;
+  options.zstd_level = static_cast<int>(state.range(1));
+  size_t bytes = 0;
+  for (auto _ : state) {
+    bytes = Encode(events, header, options).size();
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+  state.counters["bytes_per_event"] =
+      static_cast<double>(bytes) / events.size();
+}
+BENCHMARK(BM_Encode)
+    ->Args({1000, 3})
+    ->Args({1000, 1})
+    ->Args({1, 3})
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Decode(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  const std::string bytes =
+      Encode(events, HeaderWithResolution(state.range(0)), {});
+  uint64_t checksum = 0;
+  for (auto _ : state) {
+    auto reader = *TraceReader::OpenBuffer("bench", bytes);
+    TraceRecord record;
+    while (*reader->Next(&record)) {
+      for (const Event& e : record.events) checksum += e.slab;
+    }
+    benchmark::DoNotOptimize(checksum);
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+  state.counters["bytes_per_event"] =
+      static_cast<double>(bytes.size()) / events.size();
+}
+BENCHMARK(BM_Decode)->Arg(1000)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Where the bytes go: each column of each 64K-event chunk compressed on its
+// own, in bytes per event, plus the uncompressed size.
+void BM_ColumnBytes(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  internal::ChunkEncoder encoder;
+  std::vector<double> column_bytes(6, 0);
+  double raw_bytes = 0;
+  std::string compressed;
+  for (auto _ : state) {
+    std::fill(column_bytes.begin(), column_bytes.end(), 0);
+    raw_bytes = 0;
+    for (size_t at = 0; at < events.size(); at += 65536) {
+      const size_t n = std::min<size_t>(65536, events.size() - at);
+      encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
+      raw_bytes += encoder.size();
+      const uint8_t* p = encoder.data();
+      for (int c = 0; c < 6; ++c) {
+        const uint32_t length = internal::GetLe32(p);
+        p += 4;
+        compressed.resize(ZSTD_compressBound(length));
+        column_bytes[c] +=
+            ZSTD_compress(&compressed[0], compressed.size(), p, length, 3);
+        p += length;
+      }
+    }
+  }
+  const char* names[] = {"kind_api", "time", "thread", "ptr", "size", "class"};
+  for (int c = 0; c < 6; ++c) {
+    state.counters[names[c]] = column_bytes[c] / events.size();
+  }
+  state.counters["uncompressed"] = raw_bytes / events.size();
+}
+BENCHMARK(BM_ColumnBytes)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// The zstd part of decoding alone.
+void BM_DecompressOnly(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  internal::ChunkEncoder encoder;
+  std::vector<std::string> chunks;
+  size_t raw = 0;
+  for (size_t at = 0; at < events.size(); at += 65536) {
+    const size_t n = std::min<size_t>(65536, events.size() - at);
+    encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
+    raw = std::max(raw, encoder.size());
+    std::string c(ZSTD_compressBound(encoder.size()), '\0');
+    c.resize(ZSTD_compress(&c[0], c.size(), encoder.data(), encoder.size(), 3));
+    chunks.push_back(c);
+  }
+  std::vector<uint8_t> out(raw);
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  for (auto _ : state) {
+    for (const std::string& c : chunks) {
+      benchmark::DoNotOptimize(ZSTD_decompressDCtx(dctx, out.data(), out.size(),
+                                                   c.data(), c.size()));
+    }
+  }
+  ZSTD_freeDCtx(dctx);
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_DecompressOnly)->Unit(benchmark::kMillisecond);
+
+void BM_Generate(benchmark::State& state) {
+  RedisLikeStream stream(JemallocTestHeader(), {.seed = 2});
+  Event e;
+  for (auto _ : state) {
+    stream.Next(&e);
+    benchmark::DoNotOptimize(e);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Generate);
+
+}  // namespace
+}  // namespace slabtrace
+
+BENCHMARK_MAIN();

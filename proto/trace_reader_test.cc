@@ -1,0 +1,351 @@
+// Robustness of TraceReader: truncation at every byte, every single-byte
+// flip, and the wording of each error and warning.
+
+#include "proto/trace_reader.h"
+
+#include <zstd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/internal/crc32c.h"
+#include "proto/internal/frame.h"
+#include "proto/testing/test_header.h"
+#include "proto/testing/trace_items.h"
+#include "proto/trace_format.h"
+
+namespace slabtrace {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A small trace: a few hundred events in 4+ chunks with markers between.
+struct SmallTrace {
+  std::vector<TraceItem> items;
+  std::string bytes;
+  // After each record: (file offset where it ends, items read so far).
+  std::vector<std::pair<uint64_t, size_t>> record_ends;
+  uint64_t header_end = 0;
+};
+
+const SmallTrace& GetSmallTrace() {
+  static const SmallTrace* trace = [] {
+    auto* t = new SmallTrace;
+    const TraceHeader header = JemallocTestHeader();
+    t->items = RandomTraceItems(/*seed=*/99, /*num_events=*/300, header);
+    TraceWriterOptions options;
+    options.events_per_chunk = 80;
+    t->bytes = *WriteTrace(t->items, header, options);
+    auto reader = *TraceReader::OpenBuffer("small.slabtrace", t->bytes);
+    t->header_end = reader->bytes_read();
+    TraceRecord record;
+    size_t items = 0;
+    while (*reader->Next(&record)) {
+      items += record.type == TraceRecord::Type::kMarker ? 1
+                                                         : record.events.size();
+      t->record_ends.push_back({reader->bytes_read(), items});
+    }
+    return t;
+  }();
+  return *trace;
+}
+
+TEST(TraceReaderTest, SmallTraceHasSeveralChunksAndMarkers) {
+  const SmallTrace& t = GetSmallTrace();
+  auto reader = *TraceReader::OpenBuffer("small.slabtrace", t.bytes);
+  auto items = ReadAllItems(reader.get());
+  ASSERT_TRUE(items.ok());
+  EXPECT_GE(reader->chunks_read(), 4u);
+  int markers = 0;
+  for (const TraceItem& item : t.items) markers += item.is_marker;
+  EXPECT_GE(markers, 2);
+  EXPECT_LT(t.bytes.size(), 20000u);
+}
+
+TEST(TraceReaderTest, TruncationAtEveryByteReadsTheWholeRecordsBefore) {
+  const SmallTrace& t = GetSmallTrace();
+  for (size_t cut = 0; cut < t.bytes.size(); ++cut) {
+    const absl::string_view prefix(t.bytes.data(), cut);
+    auto reader = TraceReader::OpenBuffer("cut.slabtrace", prefix);
+    if (cut < t.header_end) {
+      ASSERT_FALSE(reader.ok()) << cut;
+      ASSERT_THAT(std::string(reader.status().message()),
+                  HasSubstr("cut.slabtrace: offset ")) << cut;
+      continue;
+    }
+    ASSERT_TRUE(reader.ok()) << cut << ": " << reader.status();
+    auto items = ReadAllItems(reader->get());
+    ASSERT_TRUE(items.ok()) << cut << ": " << items.status();
+    size_t whole = 0;
+    for (const auto& [end, count] : t.record_ends) {
+      if (end <= cut) whole = count;
+    }
+    ASSERT_EQ(items->size(), whole) << cut;
+    for (size_t i = 0; i < whole; ++i) {
+      ASSERT_TRUE((*items)[i] == t.items[i]) << cut << " item " << i;
+    }
+    ASSERT_FALSE((*reader)->warnings().empty()) << cut;
+    const std::string& warning = (*reader)->warnings().front();
+    ASSERT_THAT(warning, HasSubstr("cut.slabtrace: offset ")) << cut;
+    ASSERT_TRUE(absl::StrContains(warning, "without a trailer") ||
+                absl::StrContains(warning, "footer"))
+        << cut << ": " << warning;
+  }
+}
+
+TEST(TraceReaderTest, EverySingleByteFlipIsDetectedOrHarmless) {
+  const SmallTrace& t = GetSmallTrace();
+  int detected = 0;
+  for (size_t at = 0; at < t.bytes.size(); ++at) {
+    for (uint8_t mask : {0x01, 0x20, 0xff}) {
+      std::string bytes = t.bytes;
+      bytes[at] = static_cast<char>(bytes[at] ^ mask);
+      auto reader = TraceReader::OpenBuffer("flip.slabtrace", bytes);
+      absl::Status status = reader.status();
+      absl::StatusOr<std::vector<TraceItem>> items;
+      if (reader.ok()) {
+        items = ReadAllItems(reader->get());
+        status = items.status();
+      }
+      if (!status.ok()) {
+        ASSERT_THAT(std::string(status.message()),
+                    HasSubstr("flip.slabtrace: offset "))
+            << at;
+        ++detected;
+        continue;
+      }
+      // Undetected: the result must be exactly the original.
+      ASSERT_EQ(items->size(), t.items.size()) << at;
+      for (size_t i = 0; i < items->size(); ++i) {
+        ASSERT_TRUE((*items)[i] == t.items[i]) << at << " item " << i;
+      }
+      ASSERT_TRUE((*reader)->trailer().has_value()) << at;
+    }
+  }
+  EXPECT_EQ(detected, 3 * static_cast<int>(t.bytes.size()));
+}
+
+// --- Error wording -------------------------------------------------------
+
+std::string Frame(uint8_t type, const std::string& fields,
+                  const std::string& payload) {
+  std::string record(format::kFrameBytes, '\0');
+  record[0] = static_cast<char>(type);
+  internal::PutLe32(reinterpret_cast<uint8_t*>(&record[1]),
+                    static_cast<uint32_t>(payload.size()));
+  record += fields;
+  record += payload;
+  uint8_t crc[4];
+  internal::PutLe32(crc, internal::Crc32c(record.data(), record.size()));
+  record.append(reinterpret_cast<char*>(crc), 4);
+  return record;
+}
+
+std::string HeaderFile(const TraceHeader& header) {
+  return std::string(format::kMagic, format::kMagicBytes) +
+         Frame(format::kHeaderRecord, "", header.SerializeAsString());
+}
+
+std::string ChunkFields(uint32_t uncompressed, uint32_t count,
+                        uint64_t first_seq, uint32_t flags) {
+  std::string fields(format::kChunkFieldsBytes, '\0');
+  auto* p = reinterpret_cast<uint8_t*>(&fields[0]);
+  internal::PutLe32(p, uncompressed);
+  internal::PutLe32(p + 4, count);
+  internal::PutLe64(p + 8, first_seq);
+  internal::PutLe32(p + 16, flags);
+  return fields;
+}
+
+// A chunk record whose columns are given raw (before zstd).
+std::string ChunkRecord(const std::vector<std::string>& columns,
+                        uint32_t count, uint64_t first_seq = 0) {
+  std::string raw;
+  for (const std::string& column : columns) {
+    uint8_t length[4];
+    internal::PutLe32(length, static_cast<uint32_t>(column.size()));
+    raw.append(reinterpret_cast<char*>(length), 4);
+    raw += column;
+  }
+  std::string compressed(ZSTD_compressBound(raw.size()), '\0');
+  compressed.resize(ZSTD_compress(&compressed[0], compressed.size(),
+                                  raw.data(), raw.size(), 1));
+  return Frame(format::kChunkRecord,
+               ChunkFields(static_cast<uint32_t>(raw.size()), count, first_seq,
+                           0),
+               compressed);
+}
+
+absl::Status ReadAll(const std::string& bytes) {
+  auto reader = TraceReader::OpenBuffer("t.slabtrace", bytes);
+  if (!reader.ok()) return reader.status();
+  return ReadAllItems(reader->get()).status();
+}
+
+TEST(TraceReaderErrorsTest, NotASlabtraceFile) {
+  EXPECT_THAT(std::string(ReadAll("hello world, this is text").message()),
+              HasSubstr("t.slabtrace: offset 0: not a slabtrace file"));
+  EXPECT_THAT(std::string(ReadAll("").message()),
+              HasSubstr("not a slabtrace file"));
+}
+
+TEST(TraceReaderErrorsTest, NewerVersionInMagicOrHeader) {
+  std::string bytes = GetSmallTrace().bytes;
+  bytes[7] = '2';
+  EXPECT_THAT(std::string(ReadAll(bytes).message()),
+              HasSubstr("offset 7: format version 2 is newer than supported"));
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(3);
+  EXPECT_THAT(std::string(ReadAll(HeaderFile(header)).message()),
+              HasSubstr("offset 8: format version 3 is newer than supported"));
+}
+
+TEST(TraceReaderErrorsTest, ChecksumMismatchNamesTheRecord) {
+  const SmallTrace& t = GetSmallTrace();
+  std::string bytes = t.bytes;
+  const size_t at = t.header_end + 30;  // inside the first chunk.
+  bytes[at] ^= 0x40;
+  EXPECT_EQ(std::string(ReadAll(bytes).message()),
+            absl::StrCat("t.slabtrace: offset ", t.header_end,
+                         ": chunk record checksum mismatch"));
+}
+
+TEST(TraceReaderErrorsTest, HugeLengthIsAnErrorNotAnAllocation) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  std::string bytes = HeaderFile(header);
+  const size_t at = bytes.size();
+  bytes += Frame(format::kChunkRecord, ChunkFields(1, 1, 0, 0), "x");
+  internal::PutLe32(reinterpret_cast<uint8_t*>(&bytes[at + 1]), 0xfffffff0u);
+  EXPECT_THAT(std::string(ReadAll(bytes).message()),
+              HasSubstr("exceeds the maximum"));
+}
+
+TEST(TraceReaderErrorsTest, MalformedColumns) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string base = HeaderFile(header);
+  const std::string one_byte(1, '\0');
+  // kind 7 is out of range.
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({std::string(1, '\xe0'),
+                                                      one_byte, one_byte,
+                                                      one_byte, one_byte,
+                                                      one_byte},
+                                                     1))
+                              .message()),
+              HasSubstr("malformed column: event 0: kind 7"));
+  // Size class 200 does not exist.
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, one_byte,
+                                                      one_byte, one_byte,
+                                                      one_byte,
+                                                      std::string("\xc8\x01")},
+                                                     1))
+                              .message()),
+              HasSubstr("size class 200 out of range"));
+  // A varint running off its column.
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, "\x80",
+                                                      one_byte, one_byte,
+                                                      one_byte, one_byte},
+                                                     1))
+                              .message()),
+              HasSubstr("varint overrun"));
+  // Two kind bytes for one event.
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({std::string(2, '\0'),
+                                                      one_byte, one_byte,
+                                                      one_byte, one_byte,
+                                                      one_byte},
+                                                     1))
+                              .message()),
+              HasSubstr("kind column has 2 bytes for 1 events"));
+  // A column with bytes left over.
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, one_byte,
+                                                      std::string(2, '\0'),
+                                                      one_byte, one_byte,
+                                                      one_byte},
+                                                     1))
+                              .message()),
+              HasSubstr("beyond its 1 events"));
+}
+
+TEST(TraceReaderErrorsTest, ChunkSequenceOutOfOrder) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string one_byte(1, '\0');
+  const std::string chunk = ChunkRecord(
+      {one_byte, one_byte, one_byte, one_byte, one_byte, one_byte}, 1, 50);
+  const std::string bytes = HeaderFile(header) + chunk + chunk;
+  EXPECT_THAT(std::string(ReadAll(bytes).message()),
+              HasSubstr("chunk sequence out of order: starts at seq 50"));
+}
+
+TEST(TraceReaderErrorsTest, SequenceGapsAreAWarning) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string one_byte(1, '\0');
+  const std::vector<std::string> columns(6, one_byte);
+  const std::string bytes = HeaderFile(header) + ChunkRecord(columns, 1, 5) +
+                            ChunkRecord(columns, 1, 9);
+  auto reader = *TraceReader::OpenBuffer("g.slabtrace", bytes);
+  ASSERT_TRUE(ReadAllItems(reader.get()).ok());
+  EXPECT_THAT(reader->warnings(),
+              testing::Contains(HasSubstr(
+                  "1 gaps in the event sequence numbers (first: expected seq "
+                  "6, chunk starts at 9)")));
+}
+
+TEST(TraceReaderErrorsTest, MissingTrailerWarningCountsChunksAndEvents) {
+  const TraceHeader header = JemallocTestHeader();
+  const std::vector<TraceItem> items = RandomTraceItems(5, 2500, header);
+  TraceWriterOptions options;
+  options.events_per_chunk = 1000;
+  const std::string bytes = *WriteTrace(items, header, options, /*close=*/false);
+  auto reader = *TraceReader::OpenBuffer("r.slabtrace", bytes);
+  auto got = ReadAllItems(reader.get());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), items.size());
+  // The random stream also has sequence gaps, which get their own line.
+  EXPECT_THAT(reader->warnings(),
+              testing::Contains(absl::StrCat("r.slabtrace: offset ", bytes.size(),
+                         ": trace ends without a trailer (recorder killed?); "
+                         "read ",
+                         reader->chunks_read(), " whole chunks, 2,500 events")));
+  EXPECT_FALSE(reader->trailer().has_value());
+}
+
+TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string one_byte(1, '\0');
+  std::string bytes = HeaderFile(header) +
+                      ChunkRecord(std::vector<std::string>(6, one_byte), 1);
+  TraceTrailer trailer;
+  trailer.set_event_count(7);
+  trailer.set_chunk_count(1);
+  trailer.set_complete(true);
+  (*trailer.mutable_events_by_kind())["alloc"] = 1;
+  const uint64_t trailer_offset = bytes.size();
+  bytes += Frame(format::kTrailerRecord, "", trailer.SerializeAsString());
+  uint8_t footer[8];
+  internal::PutLe64(footer, trailer_offset);
+  bytes.append(reinterpret_cast<char*>(footer), 8);
+  bytes += "SLABTEND";
+  auto reader = *TraceReader::OpenBuffer("d.slabtrace", bytes);
+  ASSERT_TRUE(ReadAllItems(reader.get()).ok());
+  EXPECT_THAT(reader->warnings(),
+              testing::ElementsAre(HasSubstr("trailer says events 7, the file "
+                                             "holds 1")));
+}
+
+TEST(TraceReaderErrorsTest, OpenNamesAMissingFile) {
+  auto reader = TraceReader::Open("/nonexistent/x.slabtrace");
+  ASSERT_FALSE(reader.ok());
+  EXPECT_THAT(std::string(reader.status().message()),
+              HasSubstr("/nonexistent/x.slabtrace: offset 0: cannot open"));
+}
+
+}  // namespace
+}  // namespace slabtrace

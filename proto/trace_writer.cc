@@ -1,0 +1,380 @@
+#include "proto/trace_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "proto/internal/crc32c.h"
+#include "proto/internal/event_columns.h"
+#include "proto/internal/frame.h"
+#include "proto/trace_format.h"
+
+namespace slabtrace {
+
+class TraceWriter::Impl {
+ public:
+  Impl(int fd, std::string name, const TraceHeader& header,
+       const TraceWriterOptions& options);
+  ~Impl();
+
+  absl::Status WriteStart();
+  absl::Status Append(const Event& event);
+  absl::Status AddMarker(const Marker& marker);
+  absl::Status Flush();
+  absl::Status Close(TraceTrailer trailer);
+
+  uint64_t events_appended() const { return events_appended_; }
+  uint64_t dropped_events() const { return dropped_events_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+  bool failed() const { return failed_; }
+
+ private:
+  // Appends a frame for a record with `fields` and `payload` to record_.
+  void StartRecord(format::RecordType type, size_t fields_bytes,
+                   size_t payload_bytes);
+  void FinishRecord();
+  absl::Status WriteMessageRecord(format::RecordType type,
+                                  const google::protobuf::MessageLite& message);
+  // Writes record_ in full, or fails the writer.
+  absl::Status WriteRecordBuffer();
+  absl::Status Fail(absl::Status status);
+
+  int fd_;
+  const std::string name_;
+  TraceHeader header_;
+  const TraceWriterOptions options_;
+  uint64_t time_resolution_ns_;
+  int num_classes_;
+
+  std::vector<Event> pending_;
+  std::array<uint64_t, kNumEventKinds> pending_kinds_{};
+  internal::ChunkEncoder encoder_;
+  ZSTD_CCtx* cctx_ = nullptr;
+  std::vector<uint8_t> record_;
+  size_t record_start_ = 0;
+
+  uint64_t events_appended_ = 0;
+  uint64_t events_written_ = 0;
+  uint64_t dropped_events_ = 0;
+  uint64_t bytes_written_ = 0;
+  uint64_t markers_written_ = 0;
+  uint64_t last_time_ns_ = 0;
+  std::array<uint64_t, kNumEventKinds> kinds_written_{};
+  std::vector<ChunkIndexEntry> chunks_;
+  bool failed_ = false;
+  bool closed_ = false;
+  absl::Status first_error_;
+};
+
+TraceWriter::Impl::Impl(int fd, std::string name, const TraceHeader& header,
+                        const TraceWriterOptions& options)
+    : fd_(fd),
+      name_(std::move(name)),
+      header_(header),
+      options_{std::clamp<uint32_t>(options.events_per_chunk, 1,
+                                    format::kMaxChunkEvents),
+               options.zstd_level},
+      cctx_(ZSTD_createCCtx()) {
+  header_.set_format_version(format::kFormatVersion);
+  if (header_.time_resolution_ns() == 0) {
+    header_.set_time_resolution_ns(format::kDefaultTimeResolutionNs);
+  }
+  time_resolution_ns_ = header_.time_resolution_ns();
+  num_classes_ = header_.size_classes_size();
+  pending_.reserve(options_.events_per_chunk);
+  if (cctx_ != nullptr) {
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, options_.zstd_level);
+  }
+}
+
+TraceWriter::Impl::~Impl() {
+  if (fd_ >= 0) ::close(fd_);
+  ZSTD_freeCCtx(cctx_);
+}
+
+absl::Status TraceWriter::Impl::Fail(absl::Status status) {
+  if (!failed_) {
+    failed_ = true;
+    first_error_ = status;
+  }
+  return status;
+}
+
+absl::Status TraceWriter::Impl::WriteStart() {
+  if (cctx_ == nullptr) {
+    return Fail(absl::ResourceExhaustedError(
+        absl::StrFormat("%s: cannot create a zstd context", name_)));
+  }
+  record_.assign(format::kMagic, format::kMagic + format::kMagicBytes);
+  record_start_ = record_.size();
+  const size_t payload = header_.ByteSizeLong();
+  StartRecord(format::kHeaderRecord, 0, payload);
+  header_.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
+                                          payload);
+  FinishRecord();
+  return WriteRecordBuffer();
+}
+
+void TraceWriter::Impl::StartRecord(format::RecordType type,
+                                    size_t fields_bytes, size_t payload_bytes) {
+  const size_t at = record_.size();
+  record_start_ = at;
+  record_.resize(at + format::kFrameBytes + fields_bytes + payload_bytes);
+  record_[at] = type;
+  internal::PutLe32(&record_[at + 1], static_cast<uint32_t>(payload_bytes));
+}
+
+void TraceWriter::Impl::FinishRecord() {
+  const size_t n = record_.size() - record_start_;
+  const uint32_t crc = internal::Crc32c(&record_[record_start_], n);
+  record_.resize(record_.size() + format::kCrcBytes);
+  internal::PutLe32(&record_[record_start_ + n], crc);
+}
+
+absl::Status TraceWriter::Impl::WriteMessageRecord(
+    format::RecordType type, const google::protobuf::MessageLite& message) {
+  record_.clear();
+  const size_t payload = message.ByteSizeLong();
+  if (payload > format::kMaxRecordPayload) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: record of %d bytes exceeds the format's maximum", name_, payload));
+  }
+  StartRecord(type, 0, payload);
+  message.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
+                                          payload);
+  FinishRecord();
+  return WriteRecordBuffer();
+}
+
+absl::Status TraceWriter::Impl::WriteRecordBuffer() {
+  const uint8_t* p = record_.data();
+  size_t left = record_.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EIO;
+      return Fail(absl::UnavailableError(
+          absl::StrFormat("%s: offset %d: write failed: %s", name_,
+                          bytes_written_ + (p - record_.data()),
+                          strerror(error))));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  bytes_written_ += record_.size();
+  return absl::OkStatus();
+}
+
+absl::Status TraceWriter::Impl::Append(const Event& event) {
+  if (failed_ || closed_) {
+    ++dropped_events_;
+    return absl::OkStatus();
+  }
+  const uint8_t kind = static_cast<uint8_t>(event.kind);
+  if (kind >= kNumEventKinds ||
+      static_cast<uint8_t>(event.api) >= kNumAllocApis ||
+      event.size_class >= num_classes_) {
+    ++dropped_events_;
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: event %d: kind %d, api %d or size class %d out of range", name_,
+        event.seq, kind, static_cast<int>(event.api), event.size_class));
+  }
+  if (!pending_.empty() && event.seq != pending_.back().seq + 1) {
+    if (event.seq <= pending_.back().seq) {
+      ++dropped_events_;
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: event seq %d after %d: sequence numbers must increase", name_,
+          event.seq, pending_.back().seq));
+    }
+    absl::Status status = Flush();
+    if (!status.ok()) {
+      ++dropped_events_;
+      return status;
+    }
+  } else if (pending_.empty() && !chunks_.empty()) {
+    const ChunkIndexEntry& last = chunks_.back();
+    if (event.seq < last.first_seq() + last.event_count()) {
+      ++dropped_events_;
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: event seq %d: sequence numbers must increase", name_,
+          event.seq));
+    }
+  }
+  pending_.push_back(event);
+  ++pending_kinds_[kind];
+  ++events_appended_;
+  last_time_ns_ = std::max(last_time_ns_, event.time_ns);
+  if (pending_.size() >= options_.events_per_chunk) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status TraceWriter::Impl::Flush() {
+  if (pending_.empty() || failed_ || closed_) return absl::OkStatus();
+  encoder_.Encode(pending_, time_resolution_ns_);
+  const size_t bound = ZSTD_compressBound(encoder_.size());
+  record_.clear();
+  StartRecord(format::kChunkRecord, format::kChunkFieldsBytes, bound);
+  uint8_t* fields = &record_[record_start_ + format::kFrameBytes];
+  uint8_t* payload = fields + format::kChunkFieldsBytes;
+  const size_t compressed = ZSTD_compress2(cctx_, payload, bound,
+                                           encoder_.data(), encoder_.size());
+  const uint64_t first_seq = pending_.front().seq;
+  const uint32_t count = static_cast<uint32_t>(pending_.size());
+  if (ZSTD_isError(compressed)) {
+    dropped_events_ += count;
+    pending_.clear();
+    pending_kinds_ = {};
+    return Fail(absl::InternalError(absl::StrFormat(
+        "%s: zstd: %s", name_, ZSTD_getErrorName(compressed))));
+  }
+  record_.resize(record_.size() - bound + compressed);
+  internal::PutLe32(&record_[record_start_ + 1],
+                    static_cast<uint32_t>(compressed));
+  internal::PutLe32(fields, static_cast<uint32_t>(encoder_.size()));
+  internal::PutLe32(fields + 4, count);
+  internal::PutLe64(fields + 8, first_seq);
+  internal::PutLe32(fields + 16, encoder_.flags());
+  FinishRecord();
+
+  const uint64_t offset = bytes_written_;
+  absl::Status status = WriteRecordBuffer();
+  if (status.ok()) {
+    ChunkIndexEntry entry;
+    entry.set_offset(offset);
+    entry.set_first_seq(first_seq);
+    entry.set_event_count(count);
+    chunks_.push_back(entry);
+    events_written_ += count;
+    for (int k = 0; k < kNumEventKinds; ++k) kinds_written_[k] += pending_kinds_[k];
+  } else {
+    dropped_events_ += count;
+  }
+  pending_.clear();
+  pending_kinds_ = {};
+  return status;
+}
+
+absl::Status TraceWriter::Impl::AddMarker(const Marker& marker) {
+  if (failed_ || closed_) return absl::OkStatus();
+  absl::Status status = Flush();
+  if (!status.ok()) return status;
+  status = WriteMessageRecord(format::kMarkerRecord, marker);
+  if (status.ok()) {
+    ++markers_written_;
+    last_time_ns_ = std::max(last_time_ns_, marker.time_ns());
+  }
+  return status;
+}
+
+absl::Status TraceWriter::Impl::Close(TraceTrailer trailer) {
+  if (closed_) return absl::FailedPreconditionError(name_ + ": already closed");
+  absl::Status flushed = Flush();
+  (void)flushed;  // a failure is in first_error_ and reported below.
+  closed_ = true;
+  trailer.set_event_count(events_written_);
+  trailer.set_chunk_count(chunks_.size());
+  trailer.set_marker_count(markers_written_);
+  auto& by_kind = *trailer.mutable_events_by_kind();
+  by_kind.clear();
+  for (int k = 0; k < kNumEventKinds; ++k) {  // zeros too: readers index it.
+    by_kind[std::string(EventKindName(static_cast<EventKind>(k)))] =
+        kinds_written_[k];
+  }
+  trailer.set_dropped_events(trailer.dropped_events() + dropped_events_);
+  trailer.set_end_time_ns(std::max(trailer.end_time_ns(), last_time_ns_));
+  trailer.mutable_chunks()->Clear();
+  for (const ChunkIndexEntry& entry : chunks_) *trailer.add_chunks() = entry;
+  if (failed_) {
+    trailer.set_complete(false);
+    trailer.set_incomplete_reason(
+        absl::StrFormat("%s; %d events dropped", first_error_.message(),
+                        dropped_events_));
+    // A failed write may have left a torn record: cut back to the last
+    // whole one, then try once more to say what happened.
+    if (::ftruncate(fd_, static_cast<off_t>(bytes_written_)) == 0 &&
+        ::lseek(fd_, static_cast<off_t>(bytes_written_), SEEK_SET) >= 0) {
+      failed_ = false;
+    }
+  } else {
+    trailer.set_complete(trailer.incomplete_reason().empty());
+  }
+  absl::Status status = absl::OkStatus();
+  if (!failed_) {
+    const uint64_t trailer_offset = bytes_written_;
+    record_.clear();
+    const size_t payload = trailer.ByteSizeLong();
+    StartRecord(format::kTrailerRecord, 0, payload);
+    trailer.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
+                                            payload);
+    FinishRecord();
+    const size_t footer = record_.size();
+    record_.resize(footer + format::kFooterBytes);
+    internal::PutLe64(&record_[footer], trailer_offset);
+    std::memcpy(&record_[footer + 8], format::kFooterMagic, 8);
+    status = WriteRecordBuffer();
+  }
+  if (::close(fd_) != 0 && status.ok() && first_error_.ok()) {
+    status = absl::UnavailableError(
+        absl::StrFormat("%s: close failed: %s", name_, strerror(errno)));
+  }
+  fd_ = -1;
+  if (!first_error_.ok()) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: trace incomplete (%d events dropped): %s", name_,
+        dropped_events_, first_error_.message()));
+  }
+  return status;
+}
+
+TraceWriter::TraceWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TraceWriter::~TraceWriter() = default;
+
+absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::Create(
+    const std::string& path, const TraceHeader& header,
+    const TraceWriterOptions& options) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                        0644);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrFormat("%s: cannot create: %s", path, strerror(errno)));
+  }
+  return CreateFromFd(fd, path, header, options);
+}
+
+absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::CreateFromFd(
+    int fd, const std::string& name, const TraceHeader& header,
+    const TraceWriterOptions& options) {
+  auto impl = std::make_unique<Impl>(fd, name, header, options);
+  absl::Status status = impl->WriteStart();
+  if (!status.ok()) return status;
+  return std::unique_ptr<TraceWriter>(new TraceWriter(std::move(impl)));
+}
+
+absl::Status TraceWriter::Append(const Event& event) {
+  return impl_->Append(event);
+}
+absl::Status TraceWriter::AddMarker(const Marker& marker) {
+  return impl_->AddMarker(marker);
+}
+absl::Status TraceWriter::Flush() { return impl_->Flush(); }
+absl::Status TraceWriter::Close(TraceTrailer trailer) {
+  return impl_->Close(std::move(trailer));
+}
+uint64_t TraceWriter::events_appended() const {
+  return impl_->events_appended();
+}
+uint64_t TraceWriter::dropped_events() const { return impl_->dropped_events(); }
+uint64_t TraceWriter::bytes_written() const { return impl_->bytes_written(); }
+bool TraceWriter::failed() const { return impl_->failed(); }
+
+}  // namespace slabtrace

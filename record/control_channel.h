@@ -1,0 +1,43 @@
+// The control channel between `slabtrace mark` and a running recording: an
+// abstract-namespace unix socket named after the recorded process's pid
+// ("slabtrace-record.<pid>"), so nothing is left behind on disk and a
+// forked child (which records into FILE.<pid>) has its own.
+//
+// Protocol, one exchange per connection: the client sends
+// "MARK <label>\n"; the recorder answers "OK <seq>\n" once the marker is in
+// the trace (its sequence number), or "ERR <reason>\n". Only clients of the
+// same user (or root) are served.
+
+#ifndef SLABTRACE_RECORD_CONTROL_CHANNEL_H_
+#define SLABTRACE_RECORD_CONTROL_CHANNEL_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace slabtrace {
+
+inline constexpr size_t kMaxMarkerLabel = 200;
+
+// The abstract socket name of pid's recording (without the leading NUL).
+std::string ControlSocketName(pid_t pid);
+
+// Listening, non-blocking, close-on-exec socket for this process.
+absl::StatusOr<int> ListenOnControlSocket(pid_t pid);
+
+// The label of a request line, or an error for a malformed one.
+absl::StatusOr<std::string> ParseMarkRequest(absl::string_view line);
+
+// Asks pid's recorder for a marker and waits for it to be written. NotFound
+// when there is no recording in that process.
+absl::StatusOr<uint64_t> RequestMarker(pid_t pid, absl::string_view label,
+                                       absl::Duration timeout);
+
+}  // namespace slabtrace
+
+#endif  // SLABTRACE_RECORD_CONTROL_CHANNEL_H_

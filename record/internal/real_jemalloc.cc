@@ -1,0 +1,92 @@
+#include "record/internal/real_jemalloc.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace slabtrace {
+namespace record_internal {
+namespace {
+
+constexpr size_t kBootstrapBytes = 64 * 1024;
+alignas(64) char bootstrap_buffer[kBootstrapBytes];
+std::atomic<size_t> bootstrap_used{0};
+
+template <typename Fn>
+bool Lookup(void* handle, const char* name, Fn* out) {
+  void* symbol = dlsym(handle, name);
+  if (symbol == nullptr) {
+    WriteError("libjemalloc.so.2 has no symbol ", name);
+    return false;
+  }
+  *out = reinterpret_cast<Fn>(symbol);
+  return true;
+}
+
+}  // namespace
+
+void WriteError(const char* message, const char* detail) {
+  // write(2) only: this runs inside malloc, possibly before stdio exists.
+  auto put = [](const char* s) {
+    if (s != nullptr) (void)!::write(2, s, std::strlen(s));
+  };
+  put("slabtrace-record: ");
+  put(message);
+  put(detail);
+  put("\n");
+}
+
+bool RealJemalloc::Resolve() {
+  // RTLD_NOLOAD: use the copy the process (or our own DT_NEEDED) already
+  // mapped; never load a second allocator.
+  void* handle = dlopen("libjemalloc.so.2", RTLD_NOLOAD | RTLD_LAZY);
+  if (handle == nullptr) {
+    WriteError("libjemalloc.so.2 is not loaded; recording disabled");
+    return false;
+  }
+  return Lookup(handle, "malloc", &malloc) &&
+         Lookup(handle, "calloc", &calloc) &&
+         Lookup(handle, "realloc", &realloc) &&
+         Lookup(handle, "free", &free) &&
+         Lookup(handle, "posix_memalign", &posix_memalign) &&
+         Lookup(handle, "aligned_alloc", &aligned_alloc) &&
+         Lookup(handle, "memalign", &memalign) &&
+         Lookup(handle, "valloc", &valloc) &&
+         Lookup(handle, "malloc_usable_size", &malloc_usable_size) &&
+         Lookup(handle, "mallocx", &mallocx) &&
+         Lookup(handle, "rallocx", &rallocx) &&
+         Lookup(handle, "xallocx", &xallocx) &&
+         Lookup(handle, "dallocx", &dallocx) &&
+         Lookup(handle, "sdallocx", &sdallocx);
+}
+
+void* BootstrapAlloc(size_t size, size_t alignment) {
+  if (alignment < 16) alignment = 16;
+  // A 16-byte header before each block keeps its size for realloc.
+  size_t used = bootstrap_used.load(std::memory_order_relaxed);
+  for (;;) {
+    size_t start = (used + 16 + alignment - 1) & ~(alignment - 1);
+    size_t end = start + size;
+    if (end > kBootstrapBytes) return nullptr;
+    if (bootstrap_used.compare_exchange_weak(used, end)) {
+      std::memcpy(bootstrap_buffer + start - 16, &size, sizeof(size));
+      return bootstrap_buffer + start;
+    }
+  }
+}
+
+bool IsBootstrapPointer(const void* ptr) {
+  const char* p = static_cast<const char*>(ptr);
+  return p >= bootstrap_buffer && p < bootstrap_buffer + kBootstrapBytes;
+}
+
+size_t BootstrapUsableSize(const void* ptr) {
+  size_t size;
+  std::memcpy(&size, static_cast<const char*>(ptr) - 16, sizeof(size));
+  return size;
+}
+
+}  // namespace record_internal
+}  // namespace slabtrace

@@ -1,0 +1,131 @@
+// SlotRing is the per-thread buffer between an application thread (the one
+// producer) and the recorder's writer thread (the one consumer). Each slot
+// describes one interposed call; the writer merges all rings back into one
+// stream by ticket number.
+//
+// It promises: slots come out in the order they went in, a slot is visible
+// to the consumer only after it is completely written (release/acquire on
+// `tail`), and the ring never allocates through malloc (its memory is
+// mmap'd), so it can be used from inside the malloc interposer. The ring
+// holds at most `capacity` slots; a full ring makes the producer wait for
+// the writer (lossless).
+//
+// Deliberately free of absl and of anything that may allocate: this header
+// is used on the allocation hot path.
+
+#ifndef SLABTRACE_RECORD_INTERNAL_SLOT_RING_H_
+#define SLABTRACE_RECORD_INTERNAL_SLOT_RING_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace slabtrace {
+namespace record_internal {
+
+// What the writer turns a slot into.
+enum class SlotType : uint8_t {
+  kAlloc,         // one kAlloc event.
+  kFree,          // one kFree event.
+  kResize,        // one kResize event.
+  kMoved,         // a moving realloc: kAlloc(ptr) then kFree(old_ptr),
+                  // placed before `aux` (the continuation ticket), see
+                  // TraceMerger.
+  kContinuation,  // second ticket of a moving realloc (aux = first ticket);
+                  // no event of its own.
+  kNoEvent,       // a call that changed nothing (failed, free(NULL)).
+  kMarker,        // aux = MarkerRequest* (owned by the writer afterwards).
+};
+
+// How a call ended, for the per-API call counters (calls_by_api); the
+// writer turns it into the "<api>.<outcome>" keys documented in
+// record/README.md.
+enum class CallOutcome : uint8_t {
+  kPlain,     // the ordinary case: counted only under "<api>".
+  kFailed,    // allocation returned NULL / xallocx could not grow.
+  kNull,      // free-family call with a NULL pointer.
+  kMoved,     // realloc-family call that moved the block.
+  kInPlace,   // realloc-family call that kept the block.
+  kFromNull,  // realloc-family call on NULL: an allocation.
+  kFreed,     // realloc(p, 0) that freed p and returned NULL.
+};
+
+struct alignas(64) Slot {
+  uint64_t ticket;
+  uint64_t time_ns;  // CLOCK_MONOTONIC, absolute.
+  uint64_t ptr;
+  uint64_t size;     // requested size (alloc/resize) or size passed to free.
+  uint64_t old_ptr;  // kMoved: the block that was freed.
+  uint64_t aux;
+  uint32_t thread;
+  uint16_t size_class;
+  uint16_t old_size_class;
+  SlotType type;
+  uint8_t api;  // AllocApi
+  CallOutcome outcome;
+};
+static_assert(sizeof(Slot) == 64, "one slot per cache line");
+
+class SlotRing {
+ public:
+  enum State : uint32_t { kUnused = 0, kOwned = 1, kRetired = 2 };
+
+  // `slots` must have room for `capacity` entries, a power of two.
+  void Init(Slot* slots, uint32_t capacity) {
+    slots_ = slots;
+    mask_ = capacity - 1;
+    head_.store(0, std::memory_order_relaxed);
+    tail_.store(0, std::memory_order_relaxed);
+  }
+  uint32_t capacity() const { return mask_ + 1; }
+  size_t bytes() const { return sizeof(Slot) * capacity(); }
+
+  // Producer side. Slot() returns the next free slot or nullptr when full;
+  // Publish() makes it visible.
+  Slot* NextFree() {
+    const uint64_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail - head_.load(std::memory_order_acquire) > mask_) return nullptr;
+    return &slots_[tail & mask_];
+  }
+  void Publish() {
+    tail_.store(tail_.load(std::memory_order_relaxed) + 1,
+                std::memory_order_release);
+  }
+
+  // Consumer side.
+  const Slot* Front() const {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head == tail_.load(std::memory_order_acquire)) return nullptr;
+    return &slots_[head & mask_];
+  }
+  void Pop() {
+    head_.store(head_.load(std::memory_order_relaxed) + 1,
+                std::memory_order_release);
+  }
+  bool Empty() const {
+    return head_.load(std::memory_order_acquire) ==
+           tail_.load(std::memory_order_acquire);
+  }
+  // Only when no producer or consumer is running (after fork, in the child).
+  void ResetUnsafe() {
+    head_.store(0, std::memory_order_relaxed);
+    tail_.store(0, std::memory_order_relaxed);
+    state.store(kUnused, std::memory_order_relaxed);
+    lock.store(false, std::memory_order_relaxed);
+  }
+
+  std::atomic<uint32_t> state{kUnused};
+  // Serialises producers of a shared ring (see Recorder); unused otherwise.
+  std::atomic<bool> lock{false};
+
+ private:
+  alignas(64) std::atomic<uint64_t> head_{0};
+  alignas(64) std::atomic<uint64_t> tail_{0};
+  Slot* slots_ = nullptr;
+  uint32_t mask_ = 0;
+};
+
+}  // namespace record_internal
+}  // namespace slabtrace
+
+#endif  // SLABTRACE_RECORD_INTERNAL_SLOT_RING_H_

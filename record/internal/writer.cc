@@ -1,0 +1,529 @@
+#include "record/internal/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "proto/event.h"
+#include "proto/trace.pb.h"
+#include "proto/trace_writer.h"
+#include "record/control_channel.h"
+#include "record/internal/recorder.h"
+#include "record/jemalloc_introspection.h"
+
+namespace slabtrace {
+namespace record_internal {
+namespace {
+
+constexpr int kNumOutcomes = 7;
+constexpr const char* kOutcomeNames[kNumOutcomes] = {
+    "", "failed", "null", "moved", "in_place", "from_null", "freed"};
+// How long the final drain waits for a ticket some thread took but never
+// published (it is stuck, or was killed in a signal handler).
+constexpr uint64_t kFinalStallNs = 2'000'000'000;
+
+struct PendingMarker {
+  uint64_t ticket = 0;
+  uint64_t time_ns = 0;
+  std::string label;
+  absl::StatusOr<AllocatorStats> stats;
+  int reply_fd = -1;
+};
+
+// One entry of the output queue. Events normally go straight to the file;
+// they wait here only behind a moving realloc whose place is not known yet.
+struct StagedItem {
+  enum class Type { kEvent, kMarker, kMove };
+  Type type = Type::kEvent;
+  Event event;       // kEvent; kMove: kAlloc of the new block.
+  Event free_event;  // kMove: kFree of the old block.
+  uint64_t move_ticket = 0;
+  std::unique_ptr<PendingMarker> marker;
+};
+
+void Reply(int fd, const std::string& text) {
+  if (fd < 0) return;
+  (void)!send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+}
+
+std::vector<std::string> ReadCommandLine() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  if (!all.empty() && all.back() == '\0') all.pop_back();
+  return absl::StrSplit(all, '\0');
+}
+
+class RecordingWriter {
+ public:
+  absl::Status Open();
+  void Run();
+  void RequestStop() { stop_requested_.store(true); }
+  int control_fd() const { return control_fd_; }
+
+ private:
+  size_t Drain();
+  void Consume(const Slot& slot);
+  void Stage(StagedItem item);
+  void ResolveMove(uint64_t move_ticket);
+  void EmitReady(bool everything);
+  void Emit(Event event);
+  void EmitMarker(PendingMarker& marker);
+  void TakeMarker(std::string label, int reply_fd);
+  void ServeControl(int timeout_ms);
+  void Finish();
+  void NoteStatus(const absl::Status& status);
+  Event MakeEvent(const Slot& slot, EventKind kind) const;
+
+  std::unique_ptr<TraceWriter> writer_;
+  int control_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+  uint64_t next_ticket_ = 0;
+  uint64_t next_seq_ = 0;
+  uint64_t last_time_ns_ = 0;
+  uint64_t calls_[kNumAllocApis][kNumOutcomes] = {};
+  std::unique_ptr<PendingMarker> pending_marker_;
+  std::deque<StagedItem> staged_;
+  int unresolved_moves_ = 0;
+  bool reported_error_ = false;
+  std::string incomplete_reason_;
+};
+
+absl::Status RecordingWriter::Open() {
+  TraceHeader header;
+  absl::Status status = ReadJemallocHeader(&header);
+  if (!status.ok()) return status;
+  header.set_recorder_version("slabtrace-record 1 (interposer)");
+  header.set_pid(recorder.pid);
+  for (const std::string& arg : ReadCommandLine()) {
+    header.add_command_line(arg);
+  }
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  header.set_host(host);
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const uint64_t since_start = MonotonicNs() - recorder.start_ns;
+  header.set_start_time_unix_ns(
+      static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec -
+      static_cast<int64_t>(since_start));
+  header.set_clock("CLOCK_MONOTONIC");
+  header.set_time_resolution_ns(1000);
+  const RecorderOptions& options = recorder.options;
+  auto& metadata = *header.mutable_metadata();
+  metadata["recorder.way_in"] = "interposition";
+  metadata["recorder.ring_events"] = absl::StrCat(options.ring_events);
+  metadata["recorder.flush_ms"] = absl::StrCat(options.flush_ms);
+  metadata["recorder.on_fork"] =
+      options.on_fork == OnFork::kStop ? "stop" : "record";
+  metadata["recorder.private_arena"] =
+      recorder.private_flags != 0 ? absl::StrCat(recorder.private_arena)
+                                  : "none";
+  TraceWriterOptions writer_options;
+  writer_options.events_per_chunk = options.events_per_chunk;
+  writer_options.zstd_level = options.zstd_level;
+  absl::StatusOr<std::unique_ptr<TraceWriter>> writer =
+      TraceWriter::Create(options.output, header, writer_options);
+  if (!writer.ok()) return writer.status();
+  writer_ = *std::move(writer);
+  absl::StatusOr<int> control = ListenOnControlSocket(recorder.pid);
+  if (control.ok()) {
+    control_fd_ = *control;
+  } else {
+    WriteError("markers unavailable: ",
+               std::string(control.status().message()).c_str());
+  }
+  return absl::OkStatus();
+}
+
+void RecordingWriter::NoteStatus(const absl::Status& status) {
+  if (status.ok() || reported_error_) return;
+  reported_error_ = true;
+  WriteError(std::string(status.message()).c_str(),
+             "; the program continues, further events are dropped");
+}
+
+Event RecordingWriter::MakeEvent(const Slot& slot, EventKind kind) const {
+  Event event;
+  event.time_ns =
+      slot.time_ns > recorder.start_ns ? slot.time_ns - recorder.start_ns : 0;
+  event.ptr = slot.ptr;
+  event.size = slot.size;
+  event.thread = slot.thread;
+  event.size_class = slot.size_class;
+  event.kind = kind;
+  event.api = static_cast<AllocApi>(slot.api);
+  return event;
+}
+
+size_t RecordingWriter::Drain() {
+  size_t consumed = 0;
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    const uint32_t count = recorder.num_rings.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count; ++i) {
+      SlotRing* ring = recorder.rings[i];
+      while (const Slot* slot = ring->Front()) {
+        if (slot->ticket != next_ticket_) break;
+        Consume(*slot);
+        ring->Pop();
+        ++next_ticket_;
+        ++consumed;
+        progress = true;
+      }
+      uint32_t retired = SlotRing::kRetired;
+      if (ring->Empty()) {
+        ring->state.compare_exchange_strong(retired, SlotRing::kUnused);
+      }
+    }
+    if (pending_marker_ != nullptr && pending_marker_->ticket == next_ticket_) {
+      StagedItem item;
+      item.type = StagedItem::Type::kMarker;
+      item.marker = std::move(pending_marker_);
+      Stage(std::move(item));
+      ++next_ticket_;
+      progress = true;
+    }
+  }
+  return consumed;
+}
+
+void RecordingWriter::Consume(const Slot& slot) {
+  if (slot.type != SlotType::kContinuation && slot.api < kNumAllocApis) {
+    ++calls_[slot.api][static_cast<int>(slot.outcome)];
+  }
+  StagedItem item;
+  switch (slot.type) {
+    case SlotType::kAlloc:
+      item.event = MakeEvent(slot, EventKind::kAlloc);
+      break;
+    case SlotType::kFree:
+      item.event = MakeEvent(slot, EventKind::kFree);
+      break;
+    case SlotType::kResize:
+      item.event = MakeEvent(slot, EventKind::kResize);
+      break;
+    case SlotType::kMoved: {
+      item.event = MakeEvent(slot, EventKind::kAlloc);
+      item.free_event = MakeEvent(slot, EventKind::kFree);
+      item.free_event.ptr = slot.old_ptr;
+      item.free_event.size = 0;
+      item.free_event.size_class = slot.old_size_class;
+      if (slot.aux == 0) {  // recording stopped before its second ticket.
+        Event free_event = item.free_event;
+        Stage(std::move(item));
+        StagedItem second;
+        second.event = free_event;
+        Stage(std::move(second));
+        return;
+      }
+      item.type = StagedItem::Type::kMove;
+      item.move_ticket = slot.ticket;
+      ++unresolved_moves_;
+      break;
+    }
+    case SlotType::kContinuation:
+      ResolveMove(slot.aux);
+      return;
+    case SlotType::kNoEvent:
+    case SlotType::kMarker:
+      return;
+  }
+  Stage(std::move(item));
+}
+
+void RecordingWriter::Stage(StagedItem item) {
+  if (unresolved_moves_ == 0 && staged_.empty()) {
+    if (item.type == StagedItem::Type::kEvent) {
+      Emit(item.event);
+      return;
+    }
+    if (item.type == StagedItem::Type::kMarker) {
+      EmitMarker(*item.marker);
+      return;
+    }
+  }
+  staged_.push_back(std::move(item));
+}
+
+// ReallocPlacement: a moving realloc took ticket T1 before the real call
+// and T2 after it. Its old block may be reused by another thread as soon as
+// realloc frees it (a ticket after T1), and its new block may have been
+// freed by another thread just before realloc got it (a ticket before T2).
+// Every such free of the new block precedes every such reuse of the old
+// one in time, hence in ticket order, so placing kAlloc(new), kFree(old)
+// right after the last free of the new block in (T1, T2) is consistent for
+// both addresses.
+void RecordingWriter::ResolveMove(uint64_t move_ticket) {
+  size_t at = 0;
+  while (at < staged_.size() &&
+         !(staged_[at].type == StagedItem::Type::kMove &&
+           staged_[at].move_ticket == move_ticket)) {
+    ++at;
+  }
+  if (at == staged_.size()) return;
+  StagedItem move = std::move(staged_[at]);
+  size_t place = at + 1;
+  for (size_t i = at + 1; i < staged_.size(); ++i) {
+    const StagedItem& item = staged_[i];
+    if ((item.type == StagedItem::Type::kEvent &&
+         item.event.kind == EventKind::kFree &&
+         item.event.ptr == move.event.ptr) ||
+        (item.type == StagedItem::Type::kMove &&
+         item.free_event.ptr == move.event.ptr)) {
+      place = i + 1;
+    }
+  }
+  StagedItem alloc_item, free_item;
+  alloc_item.event = move.event;
+  free_item.event = move.free_event;
+  staged_.insert(staged_.begin() + place, std::move(free_item));
+  staged_.insert(staged_.begin() + place, std::move(alloc_item));
+  staged_.erase(staged_.begin() + at);
+  --unresolved_moves_;
+  EmitReady(false);
+}
+
+void RecordingWriter::EmitReady(bool everything) {
+  while (!staged_.empty()) {
+    StagedItem& item = staged_.front();
+    if (item.type == StagedItem::Type::kMove) {
+      if (!everything) return;
+      Emit(item.event);
+      Emit(item.free_event);
+      --unresolved_moves_;
+    } else if (item.type == StagedItem::Type::kMarker) {
+      EmitMarker(*item.marker);
+    } else {
+      Emit(item.event);
+    }
+    staged_.pop_front();
+  }
+}
+
+void RecordingWriter::Emit(Event event) {
+  event.seq = next_seq_++;
+  // Threads read the clock a little before or after their ticket; keep the
+  // stream's time monotone (differences are below the clock's resolution).
+  if (event.time_ns < last_time_ns_) event.time_ns = last_time_ns_;
+  last_time_ns_ = event.time_ns;
+  NoteStatus(writer_->Append(event));
+}
+
+void RecordingWriter::EmitMarker(PendingMarker& pending) {
+  Marker marker;
+  marker.set_seq(next_seq_);
+  marker.set_time_ns(std::max(pending.time_ns, last_time_ns_));
+  marker.set_label(pending.label);
+  if (pending.stats.ok()) {
+    *marker.mutable_stats() = *pending.stats;
+    marker.mutable_stats()->set_threads(recorder.threads.load());
+  }
+  absl::Status status = writer_->AddMarker(marker);
+  NoteStatus(status);
+  Reply(pending.reply_fd,
+        status.ok() && !writer_->failed()
+            ? absl::StrCat("OK ", next_seq_, "\n")
+            : absl::StrCat("ERR trace not writable: ", status.message(),
+                           "\n"));
+  pending.reply_fd = -1;
+}
+
+void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
+  const uint64_t ticket = recorder.tickets.fetch_add(1);
+  if (ticket & kStoppedBit) {
+    Reply(reply_fd, "ERR recording has stopped\n");
+    return;
+  }
+  auto marker = std::make_unique<PendingMarker>();
+  marker->ticket = ticket;
+  const uint64_t now = MonotonicNs();
+  marker->time_ns = now > recorder.start_ns ? now - recorder.start_ns : 0;
+  marker->label = std::move(label);
+  marker->stats = ReadJemallocStats(recorder.private_flags != 0
+                                        ? recorder.private_arena
+                                        : kNoExcludedArena);
+  marker->reply_fd = reply_fd;
+  pending_marker_ = std::move(marker);
+}
+
+void RecordingWriter::ServeControl(int timeout_ms) {
+  if (control_fd_ < 0 || pending_marker_ != nullptr) {
+    if (timeout_ms > 0) poll(nullptr, 0, timeout_ms);
+    return;
+  }
+  pollfd listening = {control_fd_, POLLIN, 0};
+  if (poll(&listening, 1, timeout_ms) <= 0) return;
+  const int fd = accept4(control_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  ucred peer;
+  socklen_t length = sizeof(peer);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+      (peer.uid != 0 && peer.uid != getuid())) {
+    Reply(fd, "ERR permission denied\n");
+    return;
+  }
+  std::string request;
+  while (request.find('\n') == std::string::npos && request.size() < 512) {
+    pollfd client = {fd, POLLIN, 0};
+    if (poll(&client, 1, 1000) <= 0) break;
+    char buffer[256];
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    request.append(buffer, static_cast<size_t>(n));
+  }
+  absl::StatusOr<std::string> label = ParseMarkRequest(request);
+  if (!label.ok()) {
+    Reply(fd, absl::StrCat("ERR ", label.status().message(), "\n"));
+    return;
+  }
+  TakeMarker(*std::move(label), fd);
+}
+
+void RecordingWriter::Run() {
+  tls_state.busy = 1;  // for life: everything this thread does is ours.
+  recorder.writer_alive.store(true, std::memory_order_release);
+  const uint64_t flush_ns = uint64_t{recorder.options.flush_ms} * 1000000;
+  uint64_t last_flush = MonotonicNs();
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    const size_t consumed = Drain();
+    const uint64_t now = MonotonicNs();
+    if (now - last_flush >= flush_ns) {
+      NoteStatus(writer_->Flush());
+      last_flush = now;
+    }
+    ServeControl(consumed == 0 ? 1 : 0);
+  }
+  Finish();
+  recorder.writer_alive.store(false, std::memory_order_release);
+}
+
+void RecordingWriter::Finish() {
+  if (pending_marker_ == nullptr) TakeMarker("exit", -1);
+  const uint64_t end =
+      recorder.tickets.fetch_or(kStoppedBit) & (kStoppedBit - 1);
+  uint64_t last_progress = MonotonicNs();
+  while (next_ticket_ < end) {
+    if (Drain() > 0) {
+      last_progress = MonotonicNs();
+    } else if (MonotonicNs() - last_progress > kFinalStallNs) {
+      incomplete_reason_ = absl::StrCat(
+          "recorder: ", end - next_ticket_,
+          " calls in flight at exit were never completed");
+      break;
+    } else {
+      poll(nullptr, 0, 1);
+    }
+  }
+  EmitReady(true);
+  if (pending_marker_ != nullptr) {
+    Reply(pending_marker_->reply_fd, "ERR recording has stopped\n");
+  }
+  TraceTrailer trailer;
+  auto& calls = *trailer.mutable_calls_by_api();
+  for (int api = 0; api < kNumAllocApis; ++api) {
+    uint64_t total = 0;
+    const std::string name(AllocApiName(static_cast<AllocApi>(api)));
+    for (int outcome = 0; outcome < kNumOutcomes; ++outcome) {
+      const uint64_t count = calls_[api][outcome];
+      total += count;
+      if (outcome != 0 && count != 0) {
+        calls[absl::StrCat(name, ".", kOutcomeNames[outcome])] = count;
+      }
+    }
+    if (total != 0) calls[name] = total;
+  }
+  const uint64_t lost = recorder.lost_slots.load();
+  if (lost != 0 && incomplete_reason_.empty()) {
+    incomplete_reason_ = absl::StrCat(
+        "recorder: ", lost, " calls lost while no writer was running");
+  }
+  trailer.set_dropped_events(lost);
+  trailer.set_incomplete_reason(incomplete_reason_);
+  trailer.set_threads(recorder.threads.load());
+  uint64_t buffer_bytes = 0;
+  for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
+    buffer_bytes += recorder.rings[i]->bytes();
+  }
+  trailer.set_recorder_buffer_bytes(buffer_bytes);
+  const uint64_t now = MonotonicNs();
+  trailer.set_end_time_ns(now - recorder.start_ns);
+  NoteStatus(writer_->Close(std::move(trailer)));
+  if (control_fd_ >= 0) close(control_fd_);
+  control_fd_ = -1;
+}
+
+RecordingWriter* active_writer = nullptr;
+pthread_t writer_thread;
+
+void* WriterMain(void* arg) {
+  static_cast<RecordingWriter*>(arg)->Run();
+  return nullptr;
+}
+
+}  // namespace
+
+bool StartWriterThread() {
+  auto* writer = new RecordingWriter();
+  absl::Status status = writer->Open();
+  if (!status.ok()) {
+    WriteError(std::string(status.message()).c_str(),
+               "; recording disabled, the program runs on");
+    delete writer;
+    recorder.state.store(RecorderState::kDisabled);
+    return false;
+  }
+  // The writer must never run the program's signal handlers.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const int error = pthread_create(&writer_thread, nullptr, WriterMain, writer);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (error != 0) {
+    WriteError("cannot start the writer thread; recording disabled");
+    recorder.state.store(RecorderState::kDisabled);
+    return false;
+  }
+  active_writer = writer;
+  return true;
+}
+
+void StopWriterThread() {
+  RecordingWriter* writer = active_writer;
+  if (writer == nullptr) return;
+  writer->RequestStop();
+  timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 10;
+  if (pthread_timedjoin_np(writer_thread, nullptr, &deadline) == 0) {
+    active_writer = nullptr;
+    delete writer;
+  }
+}
+
+void WriterForgetAfterFork() {
+  if (active_writer != nullptr && active_writer->control_fd() >= 0) {
+    close(active_writer->control_fd());
+  }
+  active_writer = nullptr;  // the parent's; never touched here.
+}
+
+}  // namespace record_internal
+}  // namespace slabtrace

@@ -1,0 +1,140 @@
+// SlabOccupancy is the replay's state: which objects are live, which granule
+// (slab or large extent) each one sits in, how many live objects every
+// granule holds, and per size class the running totals a sweep reports.
+//
+// It applies events one at a time in O(1) and takes a sweep in O(granules
+// it tracks), never O(objects). Memory is O(live objects + granules touched
+// since the last marker window opened): drained granules are forgotten at
+// the sweep that closes the marker window they were drained in.
+//
+// DSR windows (DESIGN.md: "of the granules that held a live object at some
+// instant in the window, the fraction that hold none at t1") are tracked
+// with stamps. Two windows run at once: since the previous sweep, and since
+// the previous marker. When a window opens every pinned granule is stamped
+// with the window's id; a granule going from 0 to 1 live objects during the
+// window is stamped then, once. `held` is the number of stamped granules;
+// at a sweep, drained = held - pinned.
+//
+// A granule address reused by another size class after it drained counts as
+// a new granule (the old one stays counted as drained). A large extent
+// resized in place to another class moves, with its window stamps, to the
+// new class.
+//
+// Bad traces are handled deterministically and reported, never fatal: see
+// the Inconsistency kinds in proto/report.proto.
+//
+// Not thread-safe.
+
+#ifndef SLABTRACE_REPLAY_SLAB_OCCUPANCY_H_
+#define SLABTRACE_REPLAY_SLAB_OCCUPANCY_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
+#include "proto/event.h"
+#include "proto/report.pb.h"
+#include "proto/slab_geometry.h"
+
+namespace slabtrace {
+
+// Number of occupancy histogram buckets (tenths of nregs).
+inline constexpr int kHistogramBuckets = 10;
+
+// The counts one size class has at a sweep; everything else a report says
+// (bytes, footprint, packing bound, DSR) follows from these and the class's
+// geometry.
+struct ClassCounts {
+  uint64_t live_objects = 0;
+  uint64_t requested_bytes = 0;
+  uint64_t pinned = 0;             // granules of this class holding >= 1.
+  uint64_t held_since_sweep = 0;   // DSR denominators; numerator is
+  uint64_t held_since_marker = 0;  // held - pinned.
+  std::array<uint64_t, kHistogramBuckets> histogram = {};  // small only.
+};
+
+// Which DSR windows a sweep closes (and reopens).
+enum class WindowReset { kSweepOnly, kSweepAndMarker };
+
+class SlabOccupancy {
+ public:
+  // At most this many inconsistencies are kept with their details.
+  static constexpr int kMaxInconsistencyDetails = 100;
+  // A free of a non-live pointer that is among the last this-many freed
+  // pointers is a double free; any other is an unknown free.
+  static constexpr int kRecentFrees = 1024;
+
+  explicit SlabOccupancy(const SlabGeometry& geometry);
+
+  SlabOccupancy(const SlabOccupancy&) = delete;
+  SlabOccupancy& operator=(const SlabOccupancy&) = delete;
+
+  // Applies one event; `event_index` is its position in the stream, for
+  // inconsistency reports. Uses event.slab as the granule.
+  void Apply(const Event& event, uint64_t event_index);
+  // Applies a run of events, the first at `first_index`. Same result as
+  // calling Apply() on each; faster (prefetches hash slots ahead).
+  void ApplyAll(absl::Span<const Event> events, uint64_t first_index);
+
+  // Counts per size class (indexed by class) at this instant, with the
+  // histogram filled in. Then closes the windows `reset` names and opens new
+  // ones, and forgets drained granules no open window needs.
+  std::vector<ClassCounts> Sweep(WindowReset reset);
+
+  // Running totals without a sweep (cheap; no histogram).
+  const ClassCounts& class_counts(uint32_t size_class) const {
+    return classes_[size_class];
+  }
+  size_t live_objects() const { return live_.size(); }
+  size_t tracked_granules() const { return granules_.size(); }
+  // Heap bytes held by the two tables (slots and control bytes).
+  size_t table_bytes() const;
+  const Validation& validation() const { return validation_; }
+  const SlabGeometry& geometry() const { return geometry_; }
+
+ private:
+  // 16 bytes: the granule, then the class in the top 16 bits and the
+  // requested size (saturated at 2^48 - 1) in the low 48.
+  struct LiveObject {
+    uint64_t granule;
+    uint64_t class_and_size;
+  };
+  struct Granule {
+    uint32_t live = 0;
+    uint32_t size_class = 0;
+    uint32_t sweep_stamp = 0;  // window ids; 0 = never stamped.
+    uint32_t marker_stamp = 0;
+  };
+
+  void Alloc(const Event& event, uint64_t event_index);
+  void Free(const Event& event, uint64_t event_index);
+  void Resize(const Event& event, uint64_t event_index);
+  void AddToGranule(uint64_t granule, uint32_t size_class, const Event& event,
+                    uint64_t event_index);
+  void RemoveFromGranule(uint64_t granule);
+  // Moves a sole-occupant granule, and its window membership, to a class.
+  void Reclass(Granule& granule, uint32_t size_class);
+  void Drop(const LiveObject& object);
+  bool RecentlyFreed(uint64_t ptr) const;
+  void Report(Inconsistency::Kind kind, const Event& event,
+              uint64_t event_index);
+
+  SlabGeometry geometry_;
+  absl::flat_hash_map<uint64_t, LiveObject> live_;
+  absl::flat_hash_map<uint64_t, Granule> granules_;
+  std::vector<ClassCounts> classes_;
+  std::vector<uint64_t> class_size_;  // cached geometry for the hot path.
+  std::vector<uint32_t> nregs_;
+  uint32_t sweep_window_ = 1;
+  uint32_t marker_window_ = 1;
+  std::array<uint64_t, kRecentFrees> recent_frees_ = {};
+  size_t recent_next_ = 0;
+  Validation validation_;
+};
+
+}  // namespace slabtrace
+
+#endif  // SLABTRACE_REPLAY_SLAB_OCCUPANCY_H_
