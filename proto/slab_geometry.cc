@@ -123,17 +123,6 @@ uint64_t SlabGeometry::granule_bytes(uint32_t size_class) const {
   return (g.size + page_size_ - 1) & ~(page_size_ - 1);
 }
 
-uint64_t SlabGeometry::GranuleOf(uint64_t ptr, uint32_t size_class) const {
-  if (size_class >= classes_.size()) return 0;
-  if (size_class >= nbins_) return ptr & ~(page_size_ - 1);
-  const ClassGeometry& g = classes_[size_class];
-  const uint64_t residue = ptr & (page_size_ - 1);
-  if ((residue & ((uint64_t{1} << g.gcd_shift) - 1)) != 0) return 0;
-  const uint32_t k = region_of_residue_[g.region_table + (residue >> g.gcd_shift)];
-  const uint64_t offset = uint64_t{k} * g.size;
-  return ptr >= offset ? ptr - offset : 0;
-}
-
 uint32_t SlabGeometry::RegionOf(uint64_t ptr, uint32_t size_class) const {
   if (size_class >= nbins_ || size_class >= classes_.size()) return 0;
   const ClassGeometry& g = classes_[size_class];

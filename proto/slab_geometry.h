@@ -41,7 +41,18 @@ class SlabGeometry {
   // offsets large pointers within their first page for cache obliviousness).
   // Returns 0 when size_class is out of range or ptr cannot start a region
   // of that class.
-  uint64_t GranuleOf(uint64_t ptr, uint32_t size_class) const;
+  // Inline: the reader calls it for every event.
+  uint64_t GranuleOf(uint64_t ptr, uint32_t size_class) const {
+    if (size_class >= classes_.size()) return 0;
+    if (size_class >= nbins_) return ptr & ~(page_size_ - 1);
+    const ClassGeometry& g = classes_[size_class];
+    const uint64_t residue = ptr & (page_size_ - 1);
+    if ((residue & ((uint64_t{1} << g.gcd_shift) - 1)) != 0) return 0;
+    const uint64_t offset =
+        uint64_t{region_of_residue_[g.region_table + (residue >> g.gcd_shift)]} *
+        g.size;
+    return ptr >= offset ? ptr - offset : 0;
+  }
   // The region index of `ptr` within its slab (small classes), or 0.
   uint32_t RegionOf(uint64_t ptr, uint32_t size_class) const;
 

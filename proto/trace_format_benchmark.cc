@@ -52,6 +52,14 @@ std::string Encode(const std::vector<Event>& events, const TraceHeader& header,
   return bytes;
 }
 
+std::vector<uint64_t> TestClassSizes() {
+  std::vector<uint64_t> sizes;
+  for (const SizeClass& c : JemallocTestHeader().size_classes()) {
+    sizes.push_back(c.size());
+  }
+  return sizes;
+}
+
 TraceHeader HeaderWithResolution(uint64_t resolution_ns) {
   TraceHeader header = JemallocTestHeader();
   header.set_time_resolution_ns(resolution_ns);
@@ -102,7 +110,7 @@ BENCHMARK(BM_Decode)->Arg(1000)->Arg(1)->Unit(benchmark::kMillisecond);
 // own, in bytes per event, plus the uncompressed size.
 void BM_ColumnBytes(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder;
+  internal::ChunkEncoder encoder(TestClassSizes());
   std::vector<double> column_bytes(6, 0);
   double raw_bytes = 0;
   std::string compressed;
@@ -135,7 +143,7 @@ BENCHMARK(BM_ColumnBytes)->Iterations(1)->Unit(benchmark::kMillisecond);
 // The zstd part of decoding alone.
 void BM_DecompressOnly(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder;
+  internal::ChunkEncoder encoder(TestClassSizes());
   std::vector<std::string> chunks;
   size_t raw = 0;
   for (size_t at = 0; at < events.size(); at += 65536) {

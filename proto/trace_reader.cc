@@ -393,12 +393,10 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
                                                 : "short output"));
   }
   if (events_.size() < count) events_.resize(count);
-  absl::Status status = decoder_->Decode(uncompressed_.data(), uncompressed,
-                                         count, first_seq, flags, events_.data());
+  absl::Status status =
+      decoder_->Decode(uncompressed_.data(), uncompressed, count, first_seq,
+                       flags, events_.data(), events_by_kind_.data());
   if (!status.ok()) return Error(offset_, std::string(status.message()));
-  for (uint32_t i = 0; i < count; ++i) {
-    ++events_by_kind_[static_cast<uint8_t>(events_[i].kind)];
-  }
   ++chunks_read_;
   events_read_ += count;
   next_seq_ = first_seq + count;

@@ -13,12 +13,33 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "proto/internal/crc32c.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
 #include "proto/trace_format.h"
 
 namespace slabtrace {
+namespace {
+
+// Map fields (metadata, stats extras) would otherwise come out in hash
+// order: the same trace must give the same bytes.
+void SerializeDeterministic(const google::protobuf::MessageLite& message,
+                            size_t size, uint8_t* out) {
+  google::protobuf::io::ArrayOutputStream array(out, static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
+}
+
+std::vector<uint64_t> ClassSizes(const TraceHeader& header) {
+  std::vector<uint64_t> sizes;
+  for (const SizeClass& c : header.size_classes()) sizes.push_back(c.size());
+  return sizes;
+}
+
+}  // namespace
 
 class TraceWriter::Impl {
  public:
@@ -83,6 +104,7 @@ TraceWriter::Impl::Impl(int fd, std::string name, const TraceHeader& header,
       options_{std::clamp<uint32_t>(options.events_per_chunk, 1,
                                     format::kMaxChunkEvents),
                options.zstd_level},
+      encoder_(ClassSizes(header)),
       cctx_(ZSTD_createCCtx()) {
   header_.set_format_version(format::kFormatVersion);
   if (header_.time_resolution_ns() == 0) {
@@ -118,8 +140,8 @@ absl::Status TraceWriter::Impl::WriteStart() {
   record_start_ = record_.size();
   const size_t payload = header_.ByteSizeLong();
   StartRecord(format::kHeaderRecord, 0, payload);
-  header_.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
-                                          payload);
+  SerializeDeterministic(header_, payload,
+                         record_.data() + record_.size() - payload);
   FinishRecord();
   return WriteRecordBuffer();
 }
@@ -149,8 +171,8 @@ absl::Status TraceWriter::Impl::WriteMessageRecord(
         "%s: record of %d bytes exceeds the format's maximum", name_, payload));
   }
   StartRecord(type, 0, payload);
-  message.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
-                                          payload);
+  SerializeDeterministic(message, payload,
+                         record_.data() + record_.size() - payload);
   FinishRecord();
   return WriteRecordBuffer();
 }
@@ -163,10 +185,9 @@ absl::Status TraceWriter::Impl::WriteRecordBuffer() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int error = n < 0 ? errno : EIO;
-      return Fail(absl::UnavailableError(
-          absl::StrFormat("%s: offset %d: write failed: %s", name_,
-                          bytes_written_ + (p - record_.data()),
-                          strerror(error))));
+      return Fail(absl::UnavailableError(absl::StrFormat(
+          "%s: offset %d: write failed: %s", name_,
+          bytes_written_ + (p - record_.data()), strerror(error))));
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -205,9 +226,9 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
     const ChunkIndexEntry& last = chunks_.back();
     if (event.seq < last.first_seq() + last.event_count()) {
       ++dropped_events_;
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: event seq %d: sequence numbers must increase", name_,
-          event.seq));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: event seq %d: sequence numbers must increase",
+                          name_, event.seq));
     }
   }
   pending_.push_back(event);
@@ -226,16 +247,16 @@ absl::Status TraceWriter::Impl::Flush() {
   StartRecord(format::kChunkRecord, format::kChunkFieldsBytes, bound);
   uint8_t* fields = &record_[record_start_ + format::kFrameBytes];
   uint8_t* payload = fields + format::kChunkFieldsBytes;
-  const size_t compressed = ZSTD_compress2(cctx_, payload, bound,
-                                           encoder_.data(), encoder_.size());
+  const size_t compressed =
+      ZSTD_compress2(cctx_, payload, bound, encoder_.data(), encoder_.size());
   const uint64_t first_seq = pending_.front().seq;
   const uint32_t count = static_cast<uint32_t>(pending_.size());
   if (ZSTD_isError(compressed)) {
     dropped_events_ += count;
     pending_.clear();
     pending_kinds_ = {};
-    return Fail(absl::InternalError(absl::StrFormat(
-        "%s: zstd: %s", name_, ZSTD_getErrorName(compressed))));
+    return Fail(absl::InternalError(
+        absl::StrFormat("%s: zstd: %s", name_, ZSTD_getErrorName(compressed))));
   }
   record_.resize(record_.size() - bound + compressed);
   internal::PutLe32(&record_[record_start_ + 1],
@@ -255,7 +276,8 @@ absl::Status TraceWriter::Impl::Flush() {
     entry.set_event_count(count);
     chunks_.push_back(entry);
     events_written_ += count;
-    for (int k = 0; k < kNumEventKinds; ++k) kinds_written_[k] += pending_kinds_[k];
+    for (int k = 0; k < kNumEventKinds; ++k)
+      kinds_written_[k] += pending_kinds_[k];
   } else {
     dropped_events_ += count;
   }
@@ -296,9 +318,8 @@ absl::Status TraceWriter::Impl::Close(TraceTrailer trailer) {
   for (const ChunkIndexEntry& entry : chunks_) *trailer.add_chunks() = entry;
   if (failed_) {
     trailer.set_complete(false);
-    trailer.set_incomplete_reason(
-        absl::StrFormat("%s; %d events dropped", first_error_.message(),
-                        dropped_events_));
+    trailer.set_incomplete_reason(absl::StrFormat(
+        "%s; %d events dropped", first_error_.message(), dropped_events_));
     // A failed write may have left a torn record: cut back to the last
     // whole one, then try once more to say what happened.
     if (::ftruncate(fd_, static_cast<off_t>(bytes_written_)) == 0 &&
@@ -314,8 +335,8 @@ absl::Status TraceWriter::Impl::Close(TraceTrailer trailer) {
     record_.clear();
     const size_t payload = trailer.ByteSizeLong();
     StartRecord(format::kTrailerRecord, 0, payload);
-    trailer.SerializeWithCachedSizesToArray(record_.data() + record_.size() -
-                                            payload);
+    SerializeDeterministic(trailer, payload,
+                           record_.data() + record_.size() - payload);
     FinishRecord();
     const size_t footer = record_.size();
     record_.resize(footer + format::kFooterBytes);
@@ -329,9 +350,9 @@ absl::Status TraceWriter::Impl::Close(TraceTrailer trailer) {
   }
   fd_ = -1;
   if (!first_error_.ok()) {
-    return absl::DataLossError(absl::StrFormat(
-        "%s: trace incomplete (%d events dropped): %s", name_,
-        dropped_events_, first_error_.message()));
+    return absl::DataLossError(
+        absl::StrFormat("%s: trace incomplete (%d events dropped): %s", name_,
+                        dropped_events_, first_error_.message()));
   }
   return status;
 }
@@ -342,8 +363,8 @@ TraceWriter::~TraceWriter() = default;
 absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::Create(
     const std::string& path, const TraceHeader& header,
     const TraceWriterOptions& options) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::NotFoundError(
         absl::StrFormat("%s: cannot create: %s", path, strerror(errno)));

@@ -5,26 +5,22 @@
 namespace slabtrace {
 namespace {
 
-constexpr int kClassShift = 48;
-constexpr uint64_t kSizeMask = (uint64_t{1} << kClassShift) - 1;
+constexpr int kClassShift = 32;
+constexpr int kSlackShift = 48;
 
-uint64_t Pack(uint32_t size_class, uint64_t size) {
-  return (uint64_t{size_class} << kClassShift) | std::min(size, kSizeMask);
+uint64_t Pack(uint32_t granule, uint32_t size_class, uint64_t slack) {
+  return uint64_t{granule} | (uint64_t{size_class} << kClassShift) |
+         (slack << kSlackShift);
 }
-uint32_t ClassOf(uint64_t packed) {
-  return static_cast<uint32_t>(packed >> kClassShift);
+uint32_t GranuleOf(uint64_t value) { return static_cast<uint32_t>(value); }
+uint32_t ClassOf(uint64_t value) {
+  return static_cast<uint32_t>(value >> kClassShift) & 0xFFFF;
 }
-uint64_t SizeOf(uint64_t packed) { return packed & kSizeMask; }
+uint64_t SlackOf(uint64_t value) { return value >> kSlackShift; }
 
 // How far ahead ApplyAll prefetches: enough to cover a cache miss at a few
 // nanoseconds per event.
 constexpr size_t kPrefetchDistance = 16;
-
-template <typename Map>
-size_t TableBytes(const Map& map) {
-  // One slot and one control byte per bucket, plus a group of sentinels.
-  return map.capacity() * (sizeof(typename Map::slot_type) + 1) + 16;
-}
 
 }  // namespace
 
@@ -45,8 +41,8 @@ void SlabOccupancy::ApplyAll(absl::Span<const Event> events,
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchDistance < n) {
       const Event& ahead = events[i + kPrefetchDistance];
-      live_.prefetch(ahead.ptr);
-      granules_.prefetch(ahead.slab);
+      live_.Prefetch(ahead.ptr);
+      granule_index_.Prefetch(ahead.slab);
     }
     Apply(events[i], first_index + i);
   }
@@ -67,27 +63,26 @@ void SlabOccupancy::Apply(const Event& event, uint64_t event_index) {
 }
 
 void SlabOccupancy::Alloc(const Event& event, uint64_t event_index) {
+  if (event.ptr == 0) return;  // a failed allocation.
   const uint32_t c = event.size_class;
   if (c >= classes_.size() || event.slab == 0) {
     Report(Inconsistency::NO_GRANULE, event, event_index);
     return;
   }
-  auto [it, inserted] = live_.try_emplace(event.ptr);
+  auto [value, inserted] = live_.Insert(event.ptr);
   if (!inserted) {
     Report(Inconsistency::ALLOC_AT_LIVE_ADDRESS, event, event_index);
-    Drop(it->second);
+    ReleaseGranule(GranuleOf(*value));
+    Forget(event.ptr, *value);
   }
-  it->second = LiveObject{event.slab, Pack(c, event.size)};
-  ClassCounts& counts = classes_[c];
-  ++counts.live_objects;
-  counts.requested_bytes += SizeOf(it->second.class_and_size);
-  AddToGranule(event.slab, c, event, event_index);
+  const uint32_t granule = AcquireGranule(event.slab, c, event, event_index);
+  *value = Admit(event.ptr, c, event.size, granule);
 }
 
 void SlabOccupancy::Free(const Event& event, uint64_t event_index) {
   if (event.ptr == 0) return;  // free(NULL) is a no-op.
-  auto it = live_.find(event.ptr);
-  if (it == live_.end()) {
+  uint64_t* value = live_.Find(event.ptr);
+  if (value == nullptr) {
     if (RecentlyFreed(event.ptr)) {
       Report(Inconsistency::DOUBLE_FREE, event, event_index);
     } else {
@@ -95,15 +90,16 @@ void SlabOccupancy::Free(const Event& event, uint64_t event_index) {
     }
     return;
   }
-  Drop(it->second);
-  live_.erase(it);
+  ReleaseGranule(GranuleOf(*value));
+  Forget(event.ptr, *value);
+  live_.Erase(value);
   recent_frees_[recent_next_] = event.ptr;
   recent_next_ = (recent_next_ + 1) % kRecentFrees;
 }
 
 void SlabOccupancy::Resize(const Event& event, uint64_t event_index) {
-  auto it = live_.find(event.ptr);
-  if (it == live_.end()) {
+  uint64_t* value = event.ptr == 0 ? nullptr : live_.Find(event.ptr);
+  if (value == nullptr) {
     validation_.set_unknown_resizes(validation_.unknown_resizes() + 1);
     return;
   }
@@ -112,35 +108,77 @@ void SlabOccupancy::Resize(const Event& event, uint64_t event_index) {
     Report(Inconsistency::NO_GRANULE, event, event_index);
     return;
   }
-  LiveObject& object = it->second;
-  const uint32_t old_class = ClassOf(object.class_and_size);
-  ClassCounts& old_counts = classes_[old_class];
-  --old_counts.live_objects;
-  old_counts.requested_bytes -= SizeOf(object.class_and_size);
-  object.class_and_size = Pack(c, event.size);
-  ClassCounts& counts = classes_[c];
-  ++counts.live_objects;
-  counts.requested_bytes += SizeOf(object.class_and_size);
-  if (object.granule == event.slab) {
-    Granule& granule = granules_.find(object.granule)->second;
+  const uint32_t index = GranuleOf(*value);
+  Forget(event.ptr, *value);
+  Granule& granule = granules_[index];
+  if (granule.address == event.slab) {
     if (granule.size_class != c && granule.live == 1) Reclass(granule, c);
-    if (granule.size_class == c) return;
-    // A shared slab cannot change class in place: fall through and let
-    // AddToGranule report the conflict.
+    if (granule.size_class == c) {
+      *value = Admit(event.ptr, c, event.size, index);
+      return;
+    }
+    // A shared slab cannot change class in place: move the object and let
+    // AcquireGranule report the conflict.
   } else {
     Report(Inconsistency::RESIZE_MOVED_GRANULE, event, event_index);
   }
-  RemoveFromGranule(object.granule);
-  object.granule = event.slab;
-  AddToGranule(event.slab, c, event, event_index);
+  ReleaseGranule(index);
+  const uint32_t moved = AcquireGranule(event.slab, c, event, event_index);
+  *value = Admit(event.ptr, c, event.size, moved);
 }
 
-void SlabOccupancy::AddToGranule(uint64_t address, uint32_t size_class,
-                                 const Event& event, uint64_t event_index) {
-  auto [it, inserted] = granules_.try_emplace(address);
-  Granule& granule = it->second;
+uint64_t SlabOccupancy::Admit(uint64_t ptr, uint32_t size_class, uint64_t size,
+                              uint32_t granule) {
+  const uint64_t class_size = class_size_[size_class];
+  // A request above its class size is already inconsistent; count it as
+  // exactly the class size.
+  uint64_t slack = size < class_size ? class_size - size : 0;
+  uint64_t requested = class_size - slack;
+  if (slack >= kSlackElsewhere) {
+    *large_requested_.Insert(ptr).first = size;
+    slack = kSlackElsewhere;
+    requested = size;
+  }
+  ClassCounts& counts = classes_[size_class];
+  ++counts.live_objects;
+  counts.requested_bytes += requested;
+  return Pack(granule, size_class, slack);
+}
+
+uint64_t SlabOccupancy::Forget(uint64_t ptr, uint64_t value) {
+  const uint32_t c = ClassOf(value);
+  uint64_t requested = class_size_[c] - SlackOf(value);
+  if (SlackOf(value) == kSlackElsewhere) {
+    uint64_t* stored = large_requested_.Find(ptr);
+    requested = *stored;
+    large_requested_.Erase(stored);
+  }
+  ClassCounts& counts = classes_[c];
+  --counts.live_objects;
+  counts.requested_bytes -= requested;
+  return requested;
+}
+
+uint32_t SlabOccupancy::AcquireGranule(uint64_t address, uint32_t size_class,
+                                       const Event& event,
+                                       uint64_t event_index) {
+  auto [slot, inserted] = granule_index_.Insert(address);
+  if (inserted) {
+    uint32_t index;
+    if (free_granules_.empty()) {
+      index = static_cast<uint32_t>(granules_.size());
+      granules_.emplace_back();
+    } else {
+      index = free_granules_.back();
+      free_granules_.pop_back();
+    }
+    granules_[index] = Granule{address, 0, size_class, 0, 0};
+    *slot = index;
+  }
+  const uint32_t index = static_cast<uint32_t>(*slot);
+  Granule& granule = granules_[index];
   if (granule.live == 0) {
-    if (!inserted && granule.size_class != size_class) {
+    if (granule.size_class != size_class) {
       // The address now starts a granule of another class: a new granule.
       granule.sweep_stamp = granule.marker_stamp = 0;
     }
@@ -162,11 +200,18 @@ void SlabOccupancy::AddToGranule(uint64_t address, uint32_t size_class,
     Report(Inconsistency::SLAB_OVERFULL, event, event_index);
   }
   ++granule.live;
+  return index;
 }
 
-void SlabOccupancy::RemoveFromGranule(uint64_t address) {
-  Granule& granule = granules_.find(address)->second;
+void SlabOccupancy::ReleaseGranule(uint32_t index) {
+  Granule& granule = granules_[index];
   if (--granule.live == 0) --classes_[granule.size_class].pinned;
+}
+
+void SlabOccupancy::EraseGranule(uint32_t index) {
+  granule_index_.Erase(granule_index_.Find(granules_[index].address));
+  granules_[index] = Granule();
+  free_granules_.push_back(index);
 }
 
 void SlabOccupancy::Reclass(Granule& granule, uint32_t size_class) {
@@ -183,13 +228,6 @@ void SlabOccupancy::Reclass(Granule& granule, uint32_t size_class) {
     ++to.held_since_marker;
   }
   granule.size_class = size_class;
-}
-
-void SlabOccupancy::Drop(const LiveObject& object) {
-  ClassCounts& counts = classes_[ClassOf(object.class_and_size)];
-  --counts.live_objects;
-  counts.requested_bytes -= SizeOf(object.class_and_size);
-  RemoveFromGranule(object.granule);
 }
 
 bool SlabOccupancy::RecentlyFreed(uint64_t ptr) const {
@@ -237,7 +275,7 @@ void SlabOccupancy::Report(Inconsistency::Kind kind, const Event& event,
 
 std::vector<ClassCounts> SlabOccupancy::Sweep(WindowReset reset) {
   std::vector<ClassCounts> counts = classes_;
-  for (const auto& [address, granule] : granules_) {
+  for (const Granule& granule : granules_) {
     const uint32_t nregs = nregs_[granule.size_class];
     if (granule.live == 0 || nregs == 0) continue;
     const int bucket =
@@ -249,20 +287,17 @@ std::vector<ClassCounts> SlabOccupancy::Sweep(WindowReset reset) {
   const bool marker = reset == WindowReset::kSweepAndMarker;
   ++sweep_window_;
   if (marker) ++marker_window_;
-  for (auto it = granules_.begin(); it != granules_.end();) {
-    Granule& granule = it->second;
+  for (uint32_t i = 0; i < granules_.size(); ++i) {
+    Granule& granule = granules_[i];
+    if (granule.address == 0) continue;
     if (granule.live == 0) {
       // Still needed only if the open marker window counted it as held: a
       // re-pin must not count it twice.
-      if (marker || granule.marker_stamp != marker_window_) {
-        granules_.erase(it++);
-        continue;
-      }
-    } else {
-      granule.sweep_stamp = sweep_window_;
-      if (marker) granule.marker_stamp = marker_window_;
+      if (marker || granule.marker_stamp != marker_window_) EraseGranule(i);
+      continue;
     }
-    ++it;
+    granule.sweep_stamp = sweep_window_;
+    if (marker) granule.marker_stamp = marker_window_;
   }
   for (ClassCounts& c : classes_) {
     c.held_since_sweep = c.pinned;
@@ -271,8 +306,26 @@ std::vector<ClassCounts> SlabOccupancy::Sweep(WindowReset reset) {
   return counts;
 }
 
+std::vector<SlabOccupancy::GranuleFill> SlabOccupancy::PinnedGranules() const {
+  std::vector<GranuleFill> pinned;
+  for (const Granule& granule : granules_) {
+    if (granule.live > 0) {
+      pinned.push_back({granule.address, granule.size_class, granule.live});
+    }
+  }
+  // Sorted, so table order never reaches a report.
+  std::sort(pinned.begin(), pinned.end(),
+            [](const GranuleFill& a, const GranuleFill& b) {
+              return a.size_class != b.size_class ? a.size_class < b.size_class
+                                                  : a.address < b.address;
+            });
+  return pinned;
+}
+
 size_t SlabOccupancy::table_bytes() const {
-  return TableBytes(live_) + TableBytes(granules_);
+  return live_.bytes() + large_requested_.bytes() + granule_index_.bytes() +
+         granules_.capacity() * sizeof(Granule) +
+         free_granules_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace slabtrace

@@ -21,7 +21,8 @@
 // new class.
 //
 // Bad traces are handled deterministically and reported, never fatal: see
-// the Inconsistency kinds in proto/report.proto.
+// the Inconsistency kinds in proto/report.proto. An allocation at address 0
+// (a failed malloc) and a free of 0 are no-ops.
 //
 // Not thread-safe.
 
@@ -33,11 +34,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "proto/event.h"
 #include "proto/report.pb.h"
 #include "proto/slab_geometry.h"
+#include "replay/internal/address_map.h"
 
 namespace slabtrace {
 
@@ -89,20 +90,31 @@ class SlabOccupancy {
     return classes_[size_class];
   }
   size_t live_objects() const { return live_.size(); }
-  size_t tracked_granules() const { return granules_.size(); }
-  // Heap bytes held by the two tables (slots and control bytes).
+  // One pinned granule, for the report's slab maps.
+  struct GranuleFill {
+    uint64_t address = 0;
+    uint32_t size_class = 0;
+    uint32_t live = 0;
+  };
+  // Every tracked granule holding >= 1 live object, ordered by (size class,
+  // address). O(granules log granules): for reports at markers, not for the
+  // event path.
+  std::vector<GranuleFill> PinnedGranules() const;
+  size_t tracked_granules() const { return granule_index_.size(); }
+  // Heap bytes held by its tables and granule array.
   size_t table_bytes() const;
   const Validation& validation() const { return validation_; }
   const SlabGeometry& geometry() const { return geometry_; }
 
  private:
-  // 16 bytes: the granule, then the class in the top 16 bits and the
-  // requested size (saturated at 2^48 - 1) in the low 48.
-  struct LiveObject {
-    uint64_t granule;
-    uint64_t class_and_size;
-  };
+  // A live object is 8 bytes of value in live_: the granule's index into
+  // granules_ (low 32 bits), the size class (16), and the slack, class size
+  // minus requested size (top 16). A slack that does not fit (large
+  // classes) is kSlackElsewhere and the requested size is in
+  // large_requested_.
+  static constexpr uint64_t kSlackElsewhere = 0xFFFF;
   struct Granule {
+    uint64_t address = 0;  // 0: a free entry of granules_.
     uint32_t live = 0;
     uint32_t size_class = 0;
     uint32_t sweep_stamp = 0;  // window ids; 0 = never stamped.
@@ -112,19 +124,27 @@ class SlabOccupancy {
   void Alloc(const Event& event, uint64_t event_index);
   void Free(const Event& event, uint64_t event_index);
   void Resize(const Event& event, uint64_t event_index);
-  void AddToGranule(uint64_t granule, uint32_t size_class, const Event& event,
-                    uint64_t event_index);
-  void RemoveFromGranule(uint64_t granule);
+  // Packs a new object's value, recording its requested size.
+  uint64_t Admit(uint64_t ptr, uint32_t size_class, uint64_t size,
+                 uint32_t granule);
+  // Removes a live object from every count; returns its requested size.
+  uint64_t Forget(uint64_t ptr, uint64_t value);
+  uint32_t AcquireGranule(uint64_t address, uint32_t size_class,
+                          const Event& event, uint64_t event_index);
+  void ReleaseGranule(uint32_t index);
+  void EraseGranule(uint32_t index);
   // Moves a sole-occupant granule, and its window membership, to a class.
   void Reclass(Granule& granule, uint32_t size_class);
-  void Drop(const LiveObject& object);
   bool RecentlyFreed(uint64_t ptr) const;
   void Report(Inconsistency::Kind kind, const Event& event,
               uint64_t event_index);
 
   SlabGeometry geometry_;
-  absl::flat_hash_map<uint64_t, LiveObject> live_;
-  absl::flat_hash_map<uint64_t, Granule> granules_;
+  AddressMap live_;
+  AddressMap large_requested_;
+  AddressMap granule_index_;  // granule address -> index into granules_.
+  std::vector<Granule> granules_;
+  std::vector<uint32_t> free_granules_;
   std::vector<ClassCounts> classes_;
   std::vector<uint64_t> class_size_;  // cached geometry for the hot path.
   std::vector<uint32_t> nregs_;

@@ -7,8 +7,9 @@
 // slab created, fill changed, slab released. All notifications come from
 // the one thread running the simulation.
 //
-// Large classes (one object per granule) never ask Place(): every large
-// allocation gets its own granule; a policy may only choose its address.
+// Large classes (one object per granule) never ask Place() and send no
+// notifications: every large allocation gets its own granule; a policy may
+// only choose its address (LargeAddress).
 //
 // See sim/README.md for a complete example policy.
 

@@ -182,7 +182,9 @@ uint32_t SimulatedAllocator::CreateSlab(SlabTable& table, uint64_t address) {
   }
   footprint_bytes_ += table.granule_bytes();
   peak_footprint_bytes_ = std::max(peak_footprint_bytes_, footprint_bytes_);
-  policy_->OnSlabCreated(table, slab);
+  if (geometry_.is_small(c)) {
+    policy_->OnSlabCreated(table, slab);
+  }
   return slab;
 }
 
@@ -227,14 +229,15 @@ SimulatedAllocator::AcquireRegion(const ObjectEvent& event,
 void SimulatedAllocator::ReleaseRegion(const ObjectEvent* event,
                                        const Placement& placement) {
   SlabTable& table = *tables_[placement.size_class];
+  const bool small = geometry_.is_small(placement.size_class);
   const uint32_t old_fill = table.fill(placement.slab);
   table.Give(placement.slab, placement.region);
-  policy_->OnFree(event, table, placement.slab, placement.region);
+  if (small) policy_->OnFree(event, table, placement.slab, placement.region);
   if (table.fill(placement.slab) != 0) {
     policy_->OnFillChanged(table, placement.slab, old_fill);
     return;
   }
-  policy_->OnSlabReleased(table, placement.slab);
+  if (small) policy_->OnSlabReleased(table, placement.slab);
   released_in_window_.insert(
       {placement.size_class, table.address(placement.slab)});
   footprint_bytes_ -= table.granule_bytes();

@@ -140,9 +140,11 @@ class SyntheticRun {
 
 class ReplayCommandTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    trace_path_ = new std::string(TestPath("synthetic.slabtrace"));
-    SyntheticRun(*trace_path_).Write();
+  // Written per test: a few hundred events, and nothing outside the test
+  // can remove it in between.
+  void SetUp() override {
+    trace_path_ = TestPath("synthetic.slabtrace");
+    SyntheticRun(trace_path_).Write();
   }
 
   // Runs the command with `args` plus -o OUT and returns OUT's content.
@@ -154,15 +156,13 @@ class ReplayCommandTest : public ::testing::Test {
     return ReadFile(out);
   }
 
-  static std::string* trace_path_;
+  std::string trace_path_;
   int runs_ = 0;
 };
 
-std::string* ReplayCommandTest::trace_path_ = nullptr;
-
 TEST_F(ReplayCommandTest, AllFormatsAreByteIdenticalAcrossRuns) {
   for (const std::string format : {"table", "csv", "json"}) {
-    const std::vector<std::string> args = {*trace_path_,  "--format",
+    const std::vector<std::string> args = {trace_path_,   "--format",
                                            format,        "--by-class",
                                            "--histogram", "--every=97"};
     const std::string first = Run(args);
@@ -173,7 +173,7 @@ TEST_F(ReplayCommandTest, AllFormatsAreByteIdenticalAcrossRuns) {
 }
 
 TEST_F(ReplayCommandTest, TableShowsLabelsUnitsGroundTruthAndValidation) {
-  const std::string table = Run({*trace_path_, "--by-class"});
+  const std::string table = Run({trace_path_, "--by-class"});
   EXPECT_THAT(table, HasSubstr("loaded"));
   EXPECT_THAT(table, HasSubstr("KiB"));
   EXPECT_THAT(table, HasSubstr("ground truth at 'deleted'"));
@@ -183,16 +183,15 @@ TEST_F(ReplayCommandTest, TableShowsLabelsUnitsGroundTruthAndValidation) {
 }
 
 TEST_F(ReplayCommandTest, CsvHasOneRowPerSweepAndClass) {
-  const std::string csv = Run({*trace_path_, "--format=csv"});
+  const std::string csv = Run({trace_path_, "--format=csv"});
   // Header + loaded, deleted, end.
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
-  const std::string by_class =
-      Run({*trace_path_, "--format=csv", "--by-class"});
+  const std::string by_class = Run({trace_path_, "--format=csv", "--by-class"});
   EXPECT_GT(std::count(by_class.begin(), by_class.end(), '\n'), 4);
 }
 
 TEST_F(ReplayCommandTest, JsonPrintsZeros) {
-  const std::string json = Run({*trace_path_, "--format", "json"});
+  const std::string json = Run({trace_path_, "--format", "json"});
   EXPECT_THAT(json, HasSubstr("\"double_frees\": \"0\""));
   EXPECT_THAT(json, HasSubstr("\"pinned_extents\""));
 }
@@ -202,12 +201,12 @@ TEST_F(ReplayCommandTest, BadInputExitsTwo) {
   const std::string junk = TestPath("junk.slabtrace");
   std::ofstream(junk) << "this is not a trace at all, not even close";
   EXPECT_EQ(RunReplay({junk}), kExitBadInput);
-  EXPECT_EQ(RunReplay({*trace_path_, "--format=xml"}), kExitBadInput);
-  EXPECT_EQ(RunReplay({*trace_path_, "--every=-3"}), kExitBadInput);
-  EXPECT_EQ(RunReplay({*trace_path_, "--every=lots"}), kExitBadInput);
-  EXPECT_EQ(RunReplay({*trace_path_, "--bogus"}), kExitBadInput);
+  EXPECT_EQ(RunReplay({trace_path_, "--format=xml"}), kExitBadInput);
+  EXPECT_EQ(RunReplay({trace_path_, "--every=-3"}), kExitBadInput);
+  EXPECT_EQ(RunReplay({trace_path_, "--every=lots"}), kExitBadInput);
+  EXPECT_EQ(RunReplay({trace_path_, "--bogus"}), kExitBadInput);
   EXPECT_EQ(RunReplay({}), kExitBadInput);
-  EXPECT_EQ(RunReplay({*trace_path_, *trace_path_}), kExitBadInput);
+  EXPECT_EQ(RunReplay({trace_path_, trace_path_}), kExitBadInput);
 }
 
 struct GoldenCase {
@@ -225,7 +224,7 @@ TEST_F(ReplayCommandTest, GoldenOutputs) {
   const char* update = std::getenv("SLABTRACE_UPDATE_GOLDEN");
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   for (const GoldenCase& c : cases) {
-    std::vector<std::string> args = {*trace_path_};
+    std::vector<std::string> args = {trace_path_};
     args.insert(args.end(), c.args.begin(), c.args.end());
     const std::string actual = Run(args);
     const std::string golden = "testdata/golden/" + c.file;

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "tools/check_command.h"
+#include "tools/compare_command.h"
 #include "tools/inspect_command.h"
 #include "tools/internal/command.h"
 #include "tools/mark_command.h"
 #include "tools/record_command.h"
 #include "tools/redis_command.h"
 #include "tools/replay_command.h"
+#include "tools/report_command.h"
 
 namespace slabtrace {
 namespace {
@@ -27,6 +29,10 @@ constexpr Subcommand kSubcommands[] = {
      RunInspect},
     {"replay", "rebuild slab occupancy over time: DSR, footprint, histograms",
      RunReplay},
+    {"compare", "the same traffic under other placement policies, side by side",
+     RunCompare},
+    {"report", "one self-contained HTML page: timelines, policies, slab maps",
+     RunReport},
     {"check", "test thresholds on a trace's replay, for CI (exit 1 if any fails)",
      RunCheck},
     {"redis", "record a Redis scenario (scatter-delete, churn, ...) and replay it",

@@ -1,7 +1,9 @@
 #include "proto/internal/event_columns.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "proto/internal/frame.h"
@@ -20,7 +22,10 @@ absl::Status Malformed(const std::string& what) {
 
 }  // namespace
 
-ChunkEncoder::ChunkEncoder() : last_ptr_(kNumSizeClassSlots, 0) {}
+ChunkEncoder::ChunkEncoder(std::vector<uint64_t> class_sizes)
+    : class_sizes_(std::move(class_sizes)), last_ptr_(kNumSizeClassSlots, 0) {
+  class_sizes_.resize(kNumSizeClassSlots, 0);
+}
 
 void ChunkEncoder::Encode(absl::Span<const Event> events,
                           uint64_t time_resolution_ns) {
@@ -76,7 +81,12 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
     touched_.clear();
   });
   column([&] {
-    for (const Event& e : events) p = PutVarint(p, e.size);
+    for (const Event& e : events) {
+      p = PutVarint(p, e.kind == EventKind::kFree
+                           ? e.size
+                           : ZigZag(static_cast<int64_t>(
+                                 class_sizes_[e.size_class] - e.size)));
+    }
   });
   column([&] {
     for (const Event& e : events) p = PutVarint(p, e.size_class);
@@ -84,104 +94,148 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
   size_ = static_cast<size_t>(p - buffer_.data());
 }
 
+struct ChunkDecoder::Cursors {
+  const uint8_t* begin[format::kNumColumns];
+  const uint8_t* at[format::kNumColumns];
+  const uint8_t* end[format::kNumColumns];
+  uint64_t time = 0;
+};
+
 ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
                            uint64_t time_resolution_ns)
     : geometry_(geometry),
       time_resolution_ns_(time_resolution_ns),
-      last_ptr_(geometry->num_classes(), 0) {}
+      last_ptr_(geometry->num_classes(), 0) {
+  for (int c = 0; c < geometry->num_classes(); ++c) {
+    class_sizes_.push_back(geometry->region_size(c));
+  }
+}
 
 absl::Status ChunkDecoder::Decode(const uint8_t* data, size_t size,
                                   uint32_t count, uint64_t first_seq,
-                                  uint32_t flags, Event* out) {
+                                  uint32_t flags, Event* out,
+                                  uint64_t kind_counts[kNumEventKinds]) {
   if ((flags & ~format::kKnownChunkFlags) != 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("unknown chunk flags 0x%x", flags));
   }
   const int ptr_shift = (flags & format::kChunkPointersDiv8) ? 3 : 0;
 
-  const uint8_t* begin[format::kNumColumns];
-  const uint8_t* end[format::kNumColumns];
+  Cursors c;
   const uint8_t* p = data;
   const uint8_t* const data_end = data + size;
-  for (int c = 0; c < format::kNumColumns; ++c) {
+  for (int i = 0; i < format::kNumColumns; ++i) {
     if (static_cast<size_t>(data_end - p) < format::kColumnLengthBytes) {
-      return Malformed(absl::StrFormat("column %d length runs past the chunk", c));
+      return Malformed(
+          absl::StrFormat("column %d length runs past the chunk", i));
     }
     const uint32_t length = GetLe32(p);
     p += format::kColumnLengthBytes;
     if (length > static_cast<size_t>(data_end - p)) {
-      return Malformed(absl::StrFormat("column %d length %d runs past the chunk",
-                                       c, length));
+      return Malformed(absl::StrFormat(
+          "column %d length %d runs past the chunk", i, length));
     }
-    begin[c] = p;
+    c.begin[i] = c.at[i] = p;
     p += length;
-    end[c] = p;
+    c.end[i] = p;
   }
   if (p != data_end) {
-    return Malformed(absl::StrFormat("%d unused bytes after the columns",
-                                     data_end - p));
+    return Malformed(
+        absl::StrFormat("%d unused bytes after the columns", data_end - p));
   }
-  if (static_cast<size_t>(end[format::kKindApiColumn] -
-                          begin[format::kKindApiColumn]) != count) {
+  const size_t kind_bytes = c.end[format::kKindApiColumn] -
+                            c.begin[format::kKindApiColumn];
+  if (kind_bytes != count) {
     return Malformed(absl::StrFormat("kind column has %d bytes for %d events",
-                                     end[0] - begin[0], count));
+                                     kind_bytes, count));
   }
-
-  const uint32_t num_classes = static_cast<uint32_t>(last_ptr_.size());
   std::fill(last_ptr_.begin(), last_ptr_.end(), 0);
-  const uint8_t* kind_api = begin[format::kKindApiColumn];
-  const uint8_t* time = begin[format::kTimeColumn];
-  const uint8_t* thread = begin[format::kThreadColumn];
-  const uint8_t* ptr = begin[format::kPointerColumn];
-  const uint8_t* req_size = begin[format::kSizeColumn];
-  const uint8_t* size_class = begin[format::kSizeClassColumn];
-  uint64_t t = 0;
-  for (uint32_t i = 0; i < count; ++i) {
-    Event& e = out[i];
-    const uint8_t ka = kind_api[i];
-    const uint8_t kind = ka >> format::kApiBits;
-    const uint8_t api = ka & ((1u << format::kApiBits) - 1);
-    if (kind >= kNumEventKinds || api >= kNumAllocApis) {
-      return Malformed(absl::StrFormat(
-          "event %d: kind %d / api %d out of range", i, kind, api));
-    }
-    uint64_t time_delta, thread_value, ptr_delta, size_value, class_value;
-    if (!GetVarint(&time, end[format::kTimeColumn], &time_delta) ||
-        !GetVarint(&thread, end[format::kThreadColumn], &thread_value) ||
-        !GetVarint(&ptr, end[format::kPointerColumn], &ptr_delta) ||
-        !GetVarint(&req_size, end[format::kSizeColumn], &size_value) ||
-        !GetVarint(&size_class, end[format::kSizeClassColumn], &class_value)) {
-      return Malformed(absl::StrFormat("event %d: varint overrun", i));
-    }
-    if (class_value >= num_classes) {
-      return Malformed(absl::StrFormat("event %d: size class %d out of range",
-                                       i, class_value));
-    }
-    if (thread_value > std::numeric_limits<uint32_t>::max()) {
-      return Malformed(absl::StrFormat("event %d: thread %d out of range", i,
-                                       thread_value));
-    }
-    t += static_cast<uint64_t>(UnZigZag(time_delta));
-    uint64_t& last = last_ptr_[class_value];
-    last += static_cast<uint64_t>(UnZigZag(ptr_delta));
-    e.seq = first_seq + i;
-    e.time_ns = t * time_resolution_ns_;
-    e.ptr = last << ptr_shift;
-    e.size = size_value;
-    e.thread = static_cast<uint32_t>(thread_value);
-    e.size_class = static_cast<uint16_t>(class_value);
-    e.kind = static_cast<EventKind>(kind);
-    e.api = static_cast<AllocApi>(api);
-    e.slab = geometry_->GranuleOf(e.ptr, e.size_class);
+  // Column by column within blocks that stay in L1: each loop is short and
+  // its branches predictable.
+  constexpr uint32_t kBlock = 512;
+  for (uint32_t begin = 0; begin < count; begin += kBlock) {
+    const uint32_t n = std::min(kBlock, count - begin);
+    absl::Status status =
+        DecodeBlock(c, begin, n, first_seq, ptr_shift, out + begin, kind_counts);
+    if (!status.ok()) return status;
   }
-  for (int c = format::kTimeColumn; c < format::kNumColumns; ++c) {
-    const uint8_t* cursor[] = {kind_api + count, time, thread, ptr, req_size,
-                               size_class};
-    if (cursor[c] != end[c]) {
+  for (int i = format::kTimeColumn; i < format::kNumColumns; ++i) {
+    if (c.at[i] != c.end[i]) {
       return Malformed(absl::StrFormat(
-          "column %d has %d bytes beyond its %d events", c, end[c] - cursor[c],
+          "column %d has %d bytes beyond its %d events", i, c.end[i] - c.at[i],
           count));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
+                                       uint64_t first_seq, int ptr_shift,
+                                       Event* out,
+                                       uint64_t kind_counts[kNumEventKinds]) {
+  auto overrun = [begin](uint32_t i) {
+    return Malformed(absl::StrFormat("event %d: varint overrun", begin + i));
+  };
+  const uint8_t* kind_api = c.begin[format::kKindApiColumn] + begin;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint8_t kind = kind_api[i] >> format::kApiBits;
+    const uint8_t api = kind_api[i] & ((1u << format::kApiBits) - 1);
+    if (kind >= kNumEventKinds || api >= kNumAllocApis) {
+      return Malformed(absl::StrFormat(
+          "event %d: kind %d / api %d out of range", begin + i, kind, api));
+    }
+    ++kind_counts[kind];
+    out[i].seq = first_seq + begin + i;
+    out[i].kind = static_cast<EventKind>(kind);
+    out[i].api = static_cast<AllocApi>(api);
+  }
+  uint64_t v;
+  const uint8_t*& time = c.at[format::kTimeColumn];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GetVarintFast(&time, c.end[format::kTimeColumn], &v)) return overrun(i);
+    c.time += static_cast<uint64_t>(UnZigZag(v));
+    out[i].time_ns = c.time * time_resolution_ns_;
+  }
+  const uint8_t*& thread = c.at[format::kThreadColumn];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GetVarintFast(&thread, c.end[format::kThreadColumn], &v)) {
+      return overrun(i);
+    }
+    if (v > std::numeric_limits<uint32_t>::max()) {
+      return Malformed(
+          absl::StrFormat("event %d: thread %d out of range", begin + i, v));
+    }
+    out[i].thread = static_cast<uint32_t>(v);
+  }
+  const uint32_t num_classes = static_cast<uint32_t>(last_ptr_.size());
+  const uint8_t*& size_class = c.at[format::kSizeClassColumn];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GetVarintFast(&size_class, c.end[format::kSizeClassColumn], &v)) {
+      return overrun(i);
+    }
+    if (v >= num_classes) {
+      return Malformed(absl::StrFormat("event %d: size class %d out of range",
+                                       begin + i, v));
+    }
+    out[i].size_class = static_cast<uint16_t>(v);
+  }
+  const uint8_t*& size = c.at[format::kSizeColumn];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GetVarintFast(&size, c.end[format::kSizeColumn], &v)) return overrun(i);
+    out[i].size = out[i].kind == EventKind::kFree
+                      ? v
+                      : class_sizes_[out[i].size_class] -
+                            static_cast<uint64_t>(UnZigZag(v));
+  }
+  const uint8_t*& ptr = c.at[format::kPointerColumn];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GetVarintFast(&ptr, c.end[format::kPointerColumn], &v)) {
+      return overrun(i);
+    }
+    uint64_t& last = last_ptr_[out[i].size_class];
+    last += static_cast<uint64_t>(UnZigZag(v));
+    out[i].ptr = last << ptr_shift;
+    out[i].slab = geometry_->GranuleOf(out[i].ptr, out[i].size_class);
   }
   return absl::OkStatus();
 }

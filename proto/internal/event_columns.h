@@ -5,7 +5,8 @@
 // Pointers are coded as deltas against the previous pointer of the same
 // size class in the chunk: allocation bursts walk a slab region by region
 // and a short-lived object's free follows its allocation closely, so most
-// deltas are small.
+// deltas are small. Requested sizes of allocations are coded as the slack
+// below their class size, which fits one byte far more often than the size.
 
 #ifndef SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
 #define SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
@@ -25,7 +26,9 @@ namespace internal {
 // Encodes chunks; reuses its buffers from one chunk to the next.
 class ChunkEncoder {
  public:
-  ChunkEncoder();
+  // `class_sizes[c]` is the region size of size class c (TraceHeader order);
+  // requested sizes are coded relative to it.
+  explicit ChunkEncoder(std::vector<uint64_t> class_sizes);
 
   // Codes `events` (contiguous sequence numbers) with times divided by
   // `time_resolution_ns`. The result stays valid until the next Encode().
@@ -35,6 +38,7 @@ class ChunkEncoder {
   uint32_t flags() const { return flags_; }
 
  private:
+  std::vector<uint64_t> class_sizes_;
   std::vector<uint8_t> buffer_;
   size_t size_ = 0;
   uint32_t flags_ = 0;
@@ -50,14 +54,22 @@ class ChunkDecoder {
 
   // Decodes `count` events from the uncompressed column bytes into
   // out[0, count), numbering them from first_seq and filling in `slab`.
-  // On malformed input returns InvalidArgument with a one-phrase reason
-  // ("malformed column: ...").
+  // Adds the events of each kind to kind_counts[kind]. On malformed input
+  // returns InvalidArgument with a one-phrase reason ("malformed column:
+  // ...").
   absl::Status Decode(const uint8_t* data, size_t size, uint32_t count,
-                      uint64_t first_seq, uint32_t flags, Event* out);
+                      uint64_t first_seq, uint32_t flags, Event* out,
+                      uint64_t kind_counts[kNumEventKinds]);
 
  private:
+  struct Cursors;
+  absl::Status DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
+                           uint64_t first_seq, int ptr_shift, Event* out,
+                           uint64_t kind_counts[kNumEventKinds]);
+
   const SlabGeometry* geometry_;
   uint64_t time_resolution_ns_;
+  std::vector<uint64_t> class_sizes_;  // the geometry's, without bounds checks.
   std::vector<uint64_t> last_ptr_;
 };
 

@@ -30,7 +30,7 @@ inline uint8_t* PutVarint(uint8_t* p, uint64_t v) {
 
 // Reads one varint from [*p, end). On success advances *p and returns true;
 // returns false when the varint runs past `end` or past 64 bits.
-inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
+__attribute__((always_inline)) inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
   const uint8_t* q = *p;
   if (q < end && *q < 0x80) {  // the common one-byte case.
     *v = *q;
@@ -51,6 +51,32 @@ inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
     }
   }
   return false;
+}
+
+// Same contract as GetVarint, faster on columns of mixed lengths: with 8
+// bytes of column left it decodes up to 8-byte varints without a branch per
+// byte.
+__attribute__((always_inline)) inline bool GetVarintFast(const uint8_t** p, const uint8_t* end, uint64_t* v) {
+  const uint8_t* q = *p;
+  if (q < end && *q < 0x80) {
+    *v = *q;
+    *p = q + 1;
+    return true;
+  }
+  if (end - q < 8) return GetVarint(p, end, v);
+  uint64_t x;
+  __builtin_memcpy(&x, q, 8);  // little-endian hosts only (x86-64, arm64).
+  const uint64_t stops = ~x & 0x8080808080808080ull;
+  if (stops == 0) return GetVarint(p, end, v);  // 9 or 10 bytes.
+  const int bytes = (__builtin_ctzll(stops) >> 3) + 1;
+  if (bytes < 8) x &= (uint64_t{1} << (8 * bytes)) - 1;
+  x &= 0x7f7f7f7f7f7f7f7full;
+  x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+  x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+  x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+  *v = x;
+  *p = q + bytes;
+  return true;
 }
 
 }  // namespace internal

@@ -15,13 +15,14 @@ namespace slabtrace {
 namespace record_internal {
 
 __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
-Recorder recorder;
+// Constant-initialised: malloc may run before any dynamic initialiser.
+__constinit Recorder recorder;
 
 namespace {
 
-std::atomic<bool> ring_registry_lock{false};
-std::atomic<bool> constructed{false};
-std::atomic<bool> finished{false};
+__constinit std::atomic<bool> ring_registry_lock{false};
+__constinit std::atomic<bool> constructed{false};
+__constinit std::atomic<bool> finished{false};
 // The output path given by the environment; children of fork derive theirs
 // from it.
 char base_output[sizeof(RecorderOptions::output)];

@@ -108,7 +108,7 @@ struct Recorder {
   unsigned private_arena = ~0u;
   uint64_t start_ns = 0;
   pid_t pid = 0;
-  pthread_key_t exit_key;
+  pthread_key_t exit_key = 0;
 };
 
 extern Recorder recorder;

@@ -88,6 +88,7 @@ class RecordingWriter {
   void TakeMarker(std::string label, int reply_fd);
   void ServeControl(int timeout_ms);
   void Finish();
+  void DumpState();
   void NoteStatus(const absl::Status& status);
   Event MakeEvent(const Slot& slot, EventKind kind) const;
 
@@ -402,9 +403,18 @@ void RecordingWriter::Run() {
   recorder.writer_alive.store(true, std::memory_order_release);
   const uint64_t flush_ns = uint64_t{recorder.options.flush_ms} * 1000000;
   uint64_t last_flush = MonotonicNs();
+  uint64_t last_progress = last_flush;
+  uint64_t last_seq = 0;
+  const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
   while (!stop_requested_.load(std::memory_order_acquire)) {
     const size_t consumed = Drain();
     const uint64_t now = MonotonicNs();
+    if (next_seq_ != last_seq) last_progress = now;
+    last_seq = next_seq_;
+    if (debug && now - last_progress > 1000000000) {
+      DumpState();
+      last_progress = now;
+    }
     if (now - last_flush >= flush_ns) {
       NoteStatus(writer_->Flush());
       last_flush = now;
@@ -413,6 +423,27 @@ void RecordingWriter::Run() {
   }
   Finish();
   recorder.writer_alive.store(false, std::memory_order_release);
+}
+
+// SLABTRACE_DEBUG: what the writer is waiting for, when it waits long.
+void RecordingWriter::DumpState() {
+  std::string out = absl::StrCat("slabtrace-record: waiting for ticket ",
+                                 next_ticket_, " of ",
+                                 recorder.tickets.load(), "; staged ",
+                                 staged_.size(), " unresolved moves ",
+                                 unresolved_moves_, ";");
+  for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
+    SlotRing* ring = recorder.rings[i];
+    const Slot* front = ring->Front();
+    absl::StrAppend(&out, " ring ", i, " state ", ring->state.load(),
+                    front != nullptr ? absl::StrCat(" head ticket ",
+                                                    front->ticket,
+                                                    " type ",
+                                                    static_cast<int>(front->type))
+                                     : std::string(" empty"),
+                    ";");
+  }
+  WriteError(out.c_str());
 }
 
 void RecordingWriter::Finish() {

@@ -1,6 +1,8 @@
 #include "replay/internal/test_trace.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "gtest/gtest.h"
 #include "proto/testing/test_header.h"
@@ -89,8 +91,12 @@ absl::StatusOr<Report> ReplayFile(const std::string& path,
 }
 
 std::string TestPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  const char* env = std::getenv("TEST_TMPDIR");
+  const std::string dir = env != nullptr ? env : "/tmp";
+  // `bazel run` of a test names TEST_TMPDIR without creating it.
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  return dir + "/" + name;
 }
 
 }  // namespace slabtrace

@@ -166,14 +166,14 @@ absl::StatusOr<bool> RandomObjectStream::Next(ObjectEvent* event) {
     return true;
   }
   // Growth phases allocate 3 times in 4 (until max_live), shrink phases
-  // free 3 times in 4; 1 in 64 events tries an in-place large resize.
+  // free 5 times in 8; 1 in 64 events tries an in-place large resize.
   const uint64_t roll = Random() % 64;
   if (roll == 0 && !live_.empty() && EmitResize(event)) {
   } else {
     const bool alloc =
         live_.empty() ||
         (live_.size() < options_.max_live && (growing_ ? roll % 4 != 0
-                                                       : roll % 4 == 0));
+                                                       : roll % 8 < 3));
     if (alloc) {
       EmitAlloc(event);
     } else {

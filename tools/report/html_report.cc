@@ -38,12 +38,13 @@ class Clock {
     base_ = input.facts.first_time_ns;
     uint64_t earliest = std::numeric_limits<uint64_t>::max();
     for (uint64_t t : input.timeline.time_ns) earliest = std::min(earliest, t);
+    for (uint64_t t : input.timeline.dsr_time_ns) {
+      earliest = std::min(earliest, t);
+    }
     for (const MarkerReport& m : input.markers) {
       earliest = std::min(earliest, m.time_ns);
     }
-    if (base_ == 0 || base_ > earliest) {
-      base_ = earliest == std::numeric_limits<uint64_t>::max() ? 0 : earliest;
-    }
+    base_ = std::min(base_, earliest);
   }
   double Seconds(uint64_t time_ns) const {
     return time_ns >= base_ ? (time_ns - base_) / 1e9
@@ -81,6 +82,16 @@ const SlabMapData* FindMap(const MarkerReport& marker, int64_t size_class) {
     if (map.size_class == size_class) return &map;
   }
   return nullptr;
+}
+
+// A policy keeps its colour in every chart and table: its position in the
+// list of simulated policies (or in the list of series without policies).
+const char* PolicyColour(const ReportTimeline& t, const std::string& name,
+                         size_t fallback) {
+  for (size_t p = 0; p < t.policies.size(); ++p) {
+    if (t.policies[p] == name) return SeriesColour(p);
+  }
+  return SeriesColour(fallback);
 }
 
 // ---------------------------------------------------------------- header
@@ -147,7 +158,7 @@ void AppendHeadline(const ReportInput& input, int64_t chosen,
     for (size_t p = 0; p < last.policies.size(); ++p) {
       const PolicyAtMarker& row = last.policies[p];
       absl::StrAppend(out, p ? ", " : "", "<span class=\"swatch\" style=\"background:",
-                      SeriesColour(p), "\"></span>", HtmlEscape(row.policy),
+                      PolicyColour(input.timeline, row.policy, p), "\"></span>", HtmlEscape(row.policy),
                       " <b>", row.dsr_defined ? Percent(row.dsr) : "n/a",
                       "</b>");
     }
@@ -158,10 +169,11 @@ void AppendHeadline(const ReportInput& input, int64_t chosen,
 
 // ------------------------------------------------------------- timelines
 
-std::vector<double> Seconds(const ReportInput& input, const Clock& clock) {
+std::vector<double> Seconds(const std::vector<uint64_t>& time_ns,
+                            const Clock& clock) {
   std::vector<double> x;
-  x.reserve(input.timeline.time_ns.size());
-  for (uint64_t t : input.timeline.time_ns) x.push_back(clock.Seconds(t));
+  x.reserve(time_ns.size());
+  for (uint64_t t : time_ns) x.push_back(clock.Seconds(t));
   return x;
 }
 
@@ -185,7 +197,7 @@ void AppendMemoryTimeline(const ReportInput& input, const Clock& clock,
                           const HtmlReportOptions& options,
                           std::string* out) {
   const ReportTimeline& t = input.timeline;
-  const std::vector<double> x = Seconds(input, clock);
+  const std::vector<double> x = Seconds(t.time_ns, clock);
   LineChartSpec spec;
   spec.id = "chart-memory";
   spec.title = "Footprint, live bytes and packing bound over trace time";
@@ -216,7 +228,7 @@ void AppendMemoryTimeline(const ReportInput& input, const Clock& clock,
 void AppendDsrTimeline(const ReportInput& input, const Clock& clock,
                        const HtmlReportOptions& options, std::string* out) {
   const ReportTimeline& t = input.timeline;
-  const std::vector<double> x = Seconds(input, clock);
+  const std::vector<double> x = Seconds(t.dsr_time_ns, clock);
   LineChartSpec spec;
   spec.id = "chart-dsr";
   spec.title = "Drainable slab ratio per placement policy over trace time";
@@ -228,10 +240,11 @@ void AppendDsrTimeline(const ReportInput& input, const Clock& clock,
   spec.width = kPageWidth;
   spec.height = 300;
   spec.max_points_per_series = options.max_points_per_series;
-  for (size_t p = 0; p < t.policies.size(); ++p) {
+  for (size_t s = 0; s < t.dsr_series.size(); ++s) {
     spec.series.push_back(
-        {t.policies[p], SeriesColour(p), x,
-         Column(p < t.dsr.size() ? t.dsr[p] : std::vector<double>{}, x.size())});
+        {t.dsr_series[s], PolicyColour(t, t.dsr_series[s], s), x,
+         Column(s < t.dsr.size() ? t.dsr[s] : std::vector<double>{},
+                x.size())});
   }
   NestWidths(&spec.series);
   spec.markers = MarkerLines(input, clock);
@@ -243,8 +256,45 @@ void AppendDsrTimeline(const ReportInput& input, const Clock& clock,
       HtmlEscape(t.dsr_window),
       ", the share that could be given back at its end: 0 % means every "
       "slab is still pinned. One line per placement policy replayed over the "
-      "same traffic; gaps are windows in which no slab held anything.</p>\n",
+      "same traffic; gaps are windows in which no slab held anything. Where "
+      "lines coincide, the earlier policy is drawn wider.</p>\n",
       RenderLineChart(spec), "</section>\n");
+}
+
+void AppendPolicyFootprint(const ReportInput& input, const Clock& clock,
+                           const HtmlReportOptions& options, std::string* out) {
+  const ReportTimeline& t = input.timeline;
+  const std::vector<double> x = Seconds(t.policy_time_ns, clock);
+  LineChartSpec spec;
+  spec.id = "chart-policy-footprint";
+  spec.title = "Footprint per placement policy over trace time";
+  spec.y_unit = Unit::kBytes;
+  spec.x_title = "trace time";
+  spec.y_title = "footprint";
+  spec.width = kPageWidth;
+  spec.height = 300;
+  spec.max_points_per_series = options.max_points_per_series;
+  for (size_t p = 0; p < t.policies.size(); ++p) {
+    spec.series.push_back(
+        {t.policies[p], SeriesColour(p), x,
+         Column(p < t.policy_footprint_bytes.size()
+                    ? t.policy_footprint_bytes[p]
+                    : std::vector<double>{},
+                x.size())});
+  }
+  NestWidths(&spec.series);
+  spec.markers = MarkerLines(input, clock);
+  absl::StrAppend(
+      out,
+      "<section id=\"policy-footprint\"><h2>Footprint per policy</h2>"
+      "<p class=\"caption\">Bytes of the slabs and extents each placement "
+      "policy keeps pinned, on the same traffic. A policy that groups "
+      "objects by when they die falls with the live bytes after a delete; "
+      "one that scatters them stays flat.",
+      t.policies.empty()
+          ? " No policies were simulated (run with --policies)."
+          : "",
+      "</p>\n", RenderLineChart(spec), "</section>\n");
 }
 
 // ---------------------------------------------------------- marker tables
@@ -286,7 +336,7 @@ void AppendPolicyTables(const ReportInput& input, const Clock& clock,
       const PolicyAtMarker& row = marker.policies[p];
       absl::StrAppend(
           out, "<tr><td><span class=\"swatch\" style=\"background:",
-          SeriesColour(p), "\"></span>", HtmlEscape(row.policy), "</td>",
+          PolicyColour(input.timeline, row.policy, p), "\"></span>", HtmlEscape(row.policy), "</td>",
           RatioCell(row.dsr, row.dsr_defined), "<td class=\"num\">",
           Count(static_cast<double>(row.held_granules)), "</td><td class=\"num\">",
           Count(static_cast<double>(row.pinned_slabs)), "</td><td class=\"num\">",
@@ -551,6 +601,7 @@ std::string RenderHtmlReport(const ReportInput& input,
   AppendHeadline(input, chosen, &out);
   AppendMemoryTimeline(input, clock, options, &out);
   AppendDsrTimeline(input, clock, options, &out);
+  AppendPolicyFootprint(input, clock, options, &out);
   AppendPolicyTables(input, clock, &out);
   AppendHistogram(input, &out);
   AppendSlabMaps(input, clock, options, chosen, &out);

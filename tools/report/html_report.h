@@ -50,13 +50,22 @@ struct ReportTimeline {
   std::vector<double> footprint_bytes;
   std::vector<double> live_bytes;
   std::vector<double> packing_bound_bytes;
-  // DSR per policy and sweep: dsr[p][i] for policies[p]; NaN = undefined
-  // (nothing held in the window).
+  // The placement policies simulated, in the order shown everywhere.
   std::vector<std::string> policies;
+  // Footprint of each policy over time (the simulator's own sweeps):
+  // policy_footprint_bytes[p][i] at policy_time_ns[i]. Empty: no policies
+  // were simulated.
+  std::vector<uint64_t> policy_time_ns;
+  std::vector<std::vector<double>> policy_footprint_bytes;
+  // DSR per series: dsr[s][i] at dsr_time_ns[i], named dsr_series[s]
+  // (the policies, or "recorded" from the replay alone); NaN = undefined
+  // (nothing held in the window).
+  std::vector<std::string> dsr_series;
+  std::vector<uint64_t> dsr_time_ns;
   std::vector<std::vector<double>> dsr;
   // The window each DSR point covers, for the chart's caption, e.g.
-  // "since the previous sweep".
-  std::string dsr_window = "since the previous sweep";
+  // "since the previous marker".
+  std::string dsr_window = "since the previous marker";
 };
 
 // One policy at one marker.

@@ -42,7 +42,9 @@ void FillTimeline(const SyntheticReportShape& shape, ReportInput* input) {
   const double full = static_cast<double>(shape.slabs) * kBigRegions;
   const double slab_bytes = kBigSize * kBigRegions;
   t.policies = shape.policies;
+  t.dsr_series = shape.policies;
   t.dsr.assign(shape.policies.size(), {});
+  t.policy_footprint_bytes.assign(shape.policies.size(), {});
   t.dsr_window = "since the previous marker";
   for (size_t i = 0; i < shape.sweeps; ++i) {
     const double f = shape.sweeps > 1 ? static_cast<double>(i) / (shape.sweeps - 1) : 1;
@@ -50,6 +52,8 @@ void FillTimeline(const SyntheticReportShape& shape, ReportInput* input) {
     const double slabs_if_recorded =
         f < 0.55 ? std::ceil(live / kBigRegions) : shape.slabs;
     t.time_ns.push_back(kStart + static_cast<uint64_t>(f * kDuration));
+    t.dsr_time_ns.push_back(t.time_ns.back());
+    t.policy_time_ns.push_back(t.time_ns.back());
     t.live_bytes.push_back(live * kBigSize);
     t.footprint_bytes.push_back(slabs_if_recorded * slab_bytes);
     t.packing_bound_bytes.push_back(std::ceil(live / kBigRegions) * slab_bytes);
@@ -63,6 +67,9 @@ void FillTimeline(const SyntheticReportShape& shape, ReportInput* input) {
         dsr = (full - live) / full;
       }
       t.dsr[p].push_back(dsr);
+      t.policy_footprint_bytes[p].push_back(
+          Drains(shape.policies[p]) ? t.packing_bound_bytes.back()
+                                    : t.footprint_bytes.back());
     }
   }
 }

@@ -1,0 +1,58 @@
+#include "replay/internal/address_map.h"
+
+#include <cstdint>
+#include <map>
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace slabtrace {
+namespace {
+
+TEST(AddressMapTest, InsertFindErase) {
+  AddressMap map;
+  auto [value, inserted] = map.Insert(0x1000);
+  EXPECT_TRUE(inserted);
+  EXPECT_EQ(*value, 0u);
+  *value = 7;
+  EXPECT_FALSE(map.Insert(0x1000).second);
+  EXPECT_EQ(*map.Find(0x1000), 7u);
+  EXPECT_EQ(map.Find(0x2000), nullptr);
+  map.Erase(map.Find(0x1000));
+  EXPECT_EQ(map.Find(0x1000), nullptr);
+  EXPECT_EQ(map.size(), 0u);
+}
+
+// Against std::map over a random mix with many collisions (keys from a
+// small, aligned range) and growth.
+TEST(AddressMapTest, MatchesStdMap) {
+  AddressMap map;
+  std::map<uint64_t, uint64_t> model;
+  std::mt19937_64 random(42);
+  for (int step = 0; step < 200000; ++step) {
+    const uint64_t key = 0x7f0000000000 + (random() % 5000) * 16;
+    if (random() % 3 == 0) {
+      uint64_t* value = map.Find(key);
+      ASSERT_EQ(value != nullptr, model.count(key) == 1) << step;
+      if (value != nullptr) {
+        ASSERT_EQ(*value, model[key]);
+        map.Erase(value);
+        model.erase(key);
+      }
+    } else {
+      auto [value, inserted] = map.Insert(key);
+      ASSERT_EQ(inserted, model.count(key) == 0) << step;
+      *value = step;
+      model[key] = step;
+    }
+    ASSERT_EQ(map.size(), model.size());
+  }
+  for (const auto& [key, value] : model) {
+    ASSERT_NE(map.Find(key), nullptr);
+    EXPECT_EQ(*map.Find(key), value);
+  }
+  EXPECT_LE(map.size(), map.capacity() / 4 * 3);
+}
+
+}  // namespace
+}  // namespace slabtrace

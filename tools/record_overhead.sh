@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The recorder's overhead on Debian's redis-server: the same redis-benchmark
+# runs against a plain server (A) and one started under `slabtrace record`
+# (B), interleaved A/B, B/A, ... in one run so that machine drift hits both.
+# Reports the median throughput ratio B/A for each test, and the trace's
+# bytes/event. Targets (record/README.md): ratio >= 0.97 without
+# pipelining, >= 0.90 with -P 16, <= 2.0 bytes/event.
+#
+# usage: tools/record_overhead.sh [ROUNDS] [REQUESTS]
+#   ROUNDS   A/B pairs (default 3); REQUESTS per redis-benchmark (1000000).
+#   SLABTRACE=path/to/slabtrace to use a given binary (else it is built).
+# Only 127.0.0.1 is used. Exit 0 when every target is met, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-3}
+requests=${2:-1000000}
+for tool in redis-server redis-cli redis-benchmark python3; do
+  command -v "$tool" >/dev/null || { echo "record_overhead: $tool not found" >&2; exit 2; }
+done
+
+if [ -z "${SLABTRACE:-}" ]; then
+  if bazel build //tools:slabtrace >/dev/null 2>&1; then
+    SLABTRACE="$(bazel info bazel-bin 2>/dev/null)/tools/slabtrace"
+  else
+    # The record subcommand alone, if another part of the tool is broken.
+    bazel build //record/testing:record_driver >/dev/null
+    SLABTRACE="$(bazel info bazel-bin 2>/dev/null)/record/testing/record_driver"
+  fi
+fi
+work=$(mktemp -d /tmp/record_overhead.XXXXXX)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server MODE PORT: MODE is plain or recorded.
+start_server() {
+  local mode=$1 port=$2
+  local args=(redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no
+              --dir "$work" --daemonize no --logfile "$work/redis.log")
+  if [ "$mode" = recorded ]; then
+    "$SLABTRACE" record -o "$work/r.slabtrace" -- "${args[@]}" 2>"$work/summary.txt" &
+  else
+    "${args[@]}" &
+  fi
+  server_pid=$!
+  for _ in $(seq 200); do
+    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "record_overhead: redis-server ($mode) did not start" >&2
+  exit 1
+}
+
+stop_server() {
+  redis-cli -h 127.0.0.1 -p "$1" shutdown nosave >/dev/null 2>&1 || true
+  wait "$server_pid" || true
+  server_pid=""
+}
+
+# bench PORT PIPELINE -> "set_rps get_rps"
+bench() {
+  redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -n "$requests" -c 50 -d 1024 \
+    -P "$2" -q --csv | python3 -c '
+import csv, sys
+rps = {row[0]: row[1] for row in csv.reader(sys.stdin) if len(row) > 1}
+print(rps["SET"], rps["GET"])'
+}
+
+results="$work/results.txt"
+: >"$results"
+for round in $(seq "$rounds"); do
+  order="plain recorded"
+  [ $((round % 2)) -eq 0 ] && order="recorded plain"
+  for mode in $order; do
+    port=$(free_port)
+    start_server "$mode" "$port"
+    read -r set1 get1 < <(bench "$port" 1)
+    read -r set16 get16 < <(bench "$port" 16)
+    stop_server "$port"
+    bpe=""
+    if [ "$mode" = recorded ]; then
+      bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$work/summary.txt" | head -1)
+      events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$work/summary.txt" | head -1)
+      echo "round $round recorded: $events events, $bpe bytes/event" >&2
+    fi
+    echo "$round $mode $set1 $get1 $set16 $get16 $bpe" >>"$results"
+    echo "round $round $mode: SET $set1 GET $get1 | -P 16: SET $set16 GET $get16" >&2
+  done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+by = {}
+for r in rows:
+    by.setdefault(r[1], []).append(r)
+def ratios(col):
+    plain = {r[0]: float(r[col]) for r in by["plain"]}
+    rec = {r[0]: float(r[col]) for r in by["recorded"]}
+    return [rec[k] / plain[k] for k in sorted(plain)]
+names = ["SET", "GET", "SET -P 16", "GET -P 16"]
+ok = True
+print("test        median ratio recorded/plain (per round)")
+for i, name in enumerate(names):
+    rs = ratios(2 + i)
+    target = 0.97 if "-P" not in name else 0.90
+    med = statistics.median(rs)
+    ok &= med >= target
+    print(f"{name:<11} {med:.3f} (target >= {target})  " + " ".join(f"{x:.3f}" for x in rs))
+bpe = [float(r[6]) for r in by["recorded"] if len(r) > 6]
+if bpe:
+    med = statistics.median(bpe)
+    ok &= med <= 2.0
+    print(f"bytes/event {med:.2f} (target <= 2.0)")
+print("all targets met" if ok else "TARGETS MISSED")
+sys.exit(0 if ok else 1)
+PY
