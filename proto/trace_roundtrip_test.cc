@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/slab_geometry.h"
 #include "proto/testing/test_header.h"
@@ -270,6 +271,60 @@ TEST(TraceWriterTest, MarksTheTraceIncompleteWhenItStillCan) {
   EXPECT_EQ((*reader)->trailer()->dropped_events(), 20u);
   EXPECT_NE((*reader)->trailer()->incomplete_reason().find("write failed"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace slabtrace
+
+namespace slabtrace {
+namespace {
+
+TEST(TraceWriterTest, SameInputGivesTheSameBytes) {
+  // The same metadata inserted in opposite orders: map fields must not
+  // leak their hash order into the file.
+  TraceHeader header = JemallocTestHeader();
+  TraceHeader reordered = header;
+  for (int i = 0; i < 200; ++i) {
+    (*header.mutable_metadata())[absl::StrCat("key", i)] = absl::StrCat(i);
+    (*reordered.mutable_metadata())[absl::StrCat("key", 199 - i)] =
+        absl::StrCat(199 - i);
+  }
+  const std::vector<TraceItem> items = RandomTraceItems(21, 3000, header);
+  TraceWriterOptions options;
+  options.events_per_chunk = 500;
+  const absl::StatusOr<std::string> a = WriteTrace(items, header, options);
+  const absl::StatusOr<std::string> b = WriteTrace(items, reordered, options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(*a == *b);
+}
+
+}  // namespace
+}  // namespace slabtrace
+
+namespace slabtrace {
+namespace {
+
+TEST(RoundTripTest, NonUtf8TextSurvives) {
+  TraceHeader header = JemallocTestHeader();
+  header.add_command_line("redis-server");
+  header.add_command_line("--dir=/tmp/caf\xe9");  // Latin-1, not UTF-8.
+  header.set_host("h\xff");
+  std::vector<TraceItem> items(2);
+  items[0].event.seq = 0;
+  items[1].is_marker = true;
+  items[1].marker.set_seq(1);
+  items[1].marker.set_label("phase \xfe");
+  (*items[1].marker.mutable_stats()->mutable_extra())["k"] = "\x80\x81";
+  absl::StatusOr<std::string> bytes = WriteTrace(items, header, {});
+  ASSERT_TRUE(bytes.ok());
+  auto reader = TraceReader::OpenBuffer("latin1.slabtrace", *bytes);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->header().command_line(1), "--dir=/tmp/caf\xe9");
+  EXPECT_EQ((*reader)->header().host(), "h\xff");
+  auto got = ReadAllItems(reader->get());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[1].marker.label(), "phase \xfe");
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ class PlacementPolicy {
   // OnSlabReleased.
   virtual void OnFree(const ObjectEvent* event, const SlabTable& slabs,
                       uint32_t slab, uint32_t region) {}
-  // A marker passed (temporal epochs).
+  // A marker passed (temporal epochs). marker.marker may be null.
   virtual void OnMarker(const ObjectEvent& marker) {}
   // Called at each sweep, after the allocator's counts are final.
   virtual void OnSweep(const SimulatedAllocator& allocator,

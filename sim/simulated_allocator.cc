@@ -66,9 +66,9 @@ absl::Status SimulatedAllocator::Apply(const ObjectEvent& event) {
 
 bool SimulatedAllocator::Locate(uint64_t object_id,
                                 Location* location) const {
-  auto it = objects_.find(object_id);
-  if (it == objects_.end()) return false;
-  const Placement p = Unpack(it->second);
+  uint64_t packed;
+  if (!objects_.Find(object_id, &packed)) return false;
+  const Placement p = Unpack(packed);
   location->size_class = p.size_class;
   location->slab = p.slab;
   location->address = tables_[p.size_class]->address(p.slab);
@@ -89,32 +89,29 @@ absl::Status SimulatedAllocator::Allocate(const ObjectEvent& event) {
     return EventError(event, absl::StrCat("size class ", c, " is not in the "
                                           "trace's size-class table"));
   }
-  auto [it, inserted] = objects_.try_emplace(event.object_id, 0);
-  if (!inserted) {
-    return EventError(event, absl::StrCat("object ", event.object_id,
-                                          " allocated while already live"));
+  // Object ids are allocation seqs: strictly increasing, hence unique.
+  if (event.object_id < next_object_id_) {
+    return EventError(event, absl::StrCat("object id ", event.object_id,
+                                          " is not above the previous "
+                                          "allocation's"));
   }
+  next_object_id_ = event.object_id + 1;
   absl::StatusOr<Placement> placement =
       Cached(c) ? AllocateThroughCache(event, c) : AcquireRegion(event, c);
-  if (!placement.ok()) {
-    objects_.erase(event.object_id);
-    return placement.status();
-  }
-  // AcquireRegion may have rehashed objects_; look the entry up again.
-  objects_[event.object_id] = Pack(*placement);
+  if (!placement.ok()) return placement.status();
+  objects_.Insert(event.object_id, Pack(*placement));
   AddLive(c);
   return absl::OkStatus();
 }
 
 absl::Status SimulatedAllocator::Free(const ObjectEvent& event) {
-  auto it = objects_.find(event.object_id);
-  if (it == objects_.end()) {
+  uint64_t packed;
+  if (!objects_.Take(event.object_id, &packed)) {
     return EventError(event,
                       absl::StrCat("free of object ", event.object_id,
                                    " that is not live"));
   }
-  const Placement placement = Unpack(it->second);
-  objects_.erase(it);
+  const Placement placement = Unpack(packed);
   RemoveLive(placement.size_class);
   if (Cached(placement.size_class)) {
     FreeThroughCache(event, placement);
@@ -125,13 +122,13 @@ absl::Status SimulatedAllocator::Free(const ObjectEvent& event) {
 }
 
 absl::Status SimulatedAllocator::Resize(const ObjectEvent& event) {
-  auto it = objects_.find(event.object_id);
-  if (it == objects_.end()) {
+  uint64_t packed;
+  if (!objects_.Find(event.object_id, &packed)) {
     return EventError(event,
                       absl::StrCat("resize of object ", event.object_id,
                                    " that is not live"));
   }
-  const Placement old = Unpack(it->second);
+  const Placement old = Unpack(packed);
   const uint32_t c = event.size_class;
   if (c == old.size_class) return absl::OkStatus();
   if (c >= tables_.size()) {
@@ -145,7 +142,7 @@ absl::Status SimulatedAllocator::Resize(const ObjectEvent& event) {
   ReleaseRegion(&event, old);
   absl::StatusOr<Placement> placement = AcquireRegion(event, c);
   if (!placement.ok()) return placement.status();
-  objects_[event.object_id] = Pack(*placement);
+  objects_.Update(event.object_id, Pack(*placement));
   AddLive(c);
   return absl::OkStatus();
 }

@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "replay/object_stream.h"
+#include "sim/internal/object_table.h"
 #include "sim/placement_policy.h"
 #include "sim/sim_geometry.h"
 #include "sim/slab_table.h"
@@ -67,6 +68,14 @@ class SimulatedAllocator {
   // live, a class outside the geometry, a policy choosing a dead slab) name
   // the event's seq.
   absl::Status Apply(const ObjectEvent& event);
+
+  // A hint that `event` will be applied soon (see ObjectTable::Prefetch).
+  void Prefetch(const ObjectEvent& event) const {
+    if (event.kind == ObjectEvent::Kind::kFree ||
+        event.kind == ObjectEvent::Kind::kResize) {
+      objects_.Prefetch(event.object_id);
+    }
+  }
 
   // Starts a new DSR window: every pinned granule counts as held.
   void OpenWindow();
@@ -144,10 +153,11 @@ class SimulatedAllocator {
   ThreadCacheOptions tcache_;
   std::vector<std::unique_ptr<SlabTable>> tables_;
   std::vector<ClassCounters> counters_;
-  absl::flat_hash_map<uint64_t, uint64_t> objects_;  // id -> Pack().
+  sim_internal::ObjectTable objects_;  // id -> Pack().
   // (class, address) of granules released since the window opened.
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> released_in_window_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<ThreadCache>> caches_;
+  uint64_t next_object_id_ = 0;
   uint64_t next_serial_ = 1;
   uint64_t footprint_bytes_ = 0;
   uint64_t peak_footprint_bytes_ = 0;

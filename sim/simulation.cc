@@ -119,6 +119,56 @@ class SweepTaker {
   bool by_class_;
 };
 
+struct BufferedEvent {
+  ObjectEvent event;  // marker events: marker == nullptr, label below.
+  std::string marker_label;
+};
+
+// Reads the stream kLookahead events ahead of the simulation and prefetches
+// what each event will touch, so that the cache misses of random frees
+// overlap instead of adding up.
+class LookaheadReader {
+ public:
+  static constexpr size_t kLookahead = 16;
+
+  LookaheadReader(ObjectStream& stream, const SimulatedAllocator& allocator)
+      : stream_(stream), allocator_(allocator) {}
+
+  // The next event, or nullptr at the end. Valid until the next call.
+  absl::StatusOr<const BufferedEvent*> Next() {
+    while (!at_end_ && buffered_ < kLookahead) {
+      BufferedEvent& slot = ring_[(head_ + buffered_) % kLookahead];
+      absl::StatusOr<bool> more = stream_.Next(&slot.event);
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        at_end_ = true;
+        break;
+      }
+      if (slot.event.kind == ObjectEvent::Kind::kMarker) {
+        // The marker pointer is only valid until the stream's next Next().
+        slot.marker_label =
+            slot.event.marker != nullptr ? slot.event.marker->label() : "";
+        slot.event.marker = nullptr;
+      }
+      allocator_.Prefetch(slot.event);
+      ++buffered_;
+    }
+    if (buffered_ == 0) return nullptr;
+    const BufferedEvent* event = &ring_[head_];
+    head_ = (head_ + 1) % kLookahead;
+    --buffered_;
+    return event;
+  }
+
+ private:
+  ObjectStream& stream_;
+  const SimulatedAllocator& allocator_;
+  BufferedEvent ring_[kLookahead];
+  size_t head_ = 0;
+  size_t buffered_ = 0;
+  bool at_end_ = false;
+};
+
 ThreadCacheOptions CacheOptions(absl::string_view policy,
                                 const SimOptions& options,
                                 const TraceHeader& header) {
@@ -165,16 +215,17 @@ absl::StatusOr<PolicyRun> SimulatePolicy(absl::string_view policy,
   };
 
   allocator.OpenWindow();
-  ObjectEvent event;
+  LookaheadReader reader(stream, allocator);
   uint64_t end_seq = 0, end_time = 0;
   while (true) {
-    absl::StatusOr<bool> more = stream.Next(&event);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
+    absl::StatusOr<const BufferedEvent*> next = reader.Next();
+    if (!next.ok()) return next.status();
+    if (*next == nullptr) break;
+    const ObjectEvent& event = (*next)->event;
     end_time = std::max(end_time, event.time_ns);
     if (event.kind == ObjectEvent::Kind::kMarker) {
       sweep(ComparisonSweep::MARKER, event.seq, event.time_ns,
-            event.marker != nullptr ? event.marker->label() : "");
+            (*next)->marker_label);
       end_seq = std::max(end_seq, event.seq);
       if (absl::Status s = allocator.Apply(event); !s.ok()) return s;
       continue;

@@ -176,7 +176,10 @@ Event RecordingWriter::MakeEvent(const Slot& slot, EventKind kind) const {
 size_t RecordingWriter::Drain() {
   size_t consumed = 0;
   bool progress = true;
+  static const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
+  uint64_t rounds = 0;
   while (progress) {
+    if (debug && ++rounds % 100000 == 0) DumpState();
     progress = false;
     const uint32_t count = recorder.num_rings.load(std::memory_order_acquire);
     for (uint32_t i = 0; i < count; ++i) {
@@ -262,6 +265,9 @@ void RecordingWriter::Stage(StagedItem item) {
     }
   }
   staged_.push_back(std::move(item));
+  if (staged_.size() == 200000 && getenv("SLABTRACE_DEBUG") != nullptr) {
+    DumpState();
+  }
 }
 
 // ReallocPlacement: a moving realloc took ticket T1 before the real call
@@ -409,9 +415,8 @@ void RecordingWriter::Run() {
   while (!stop_requested_.load(std::memory_order_acquire)) {
     const size_t consumed = Drain();
     const uint64_t now = MonotonicNs();
-    if (next_seq_ != last_seq) last_progress = now;
-    last_seq = next_seq_;
-    if (debug && now - last_progress > 1000000000) {
+    (void)last_seq;
+    if (debug && now - last_progress > 300000000) {
       DumpState();
       last_progress = now;
     }
@@ -432,6 +437,10 @@ void RecordingWriter::DumpState() {
                                  recorder.tickets.load(), "; staged ",
                                  staged_.size(), " unresolved moves ",
                                  unresolved_moves_, ";");
+  if (!staged_.empty()) {
+    absl::StrAppend(&out, " front type ", static_cast<int>(staged_.front().type),
+                    " move ticket ", staged_.front().move_ticket, ";");
+  }
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
     SlotRing* ring = recorder.rings[i];
     const Slot* front = ring->Front();

@@ -1,7 +1,7 @@
 // AddressMap maps non-zero 64-bit keys (addresses) to 64-bit values in one
 // flat array of 16-byte slots: linear probing from a multiplicative hash,
-// deletion by backward shift (no tombstones), growth by doubling at 3/4
-// load. A lookup touches one cache line in the common case, which is what
+// deletion by backward shift (no tombstones), growth by doubling at 5/8
+// load (short probe runs: an erase scans to the end of its run). A lookup touches one cache line in the common case, which is what
 // the replay's hot path is bound by (absl's SwissTable touches a control
 // byte and a slot: two misses once the table outgrows the caches).
 //
@@ -28,7 +28,7 @@ class AddressMap {
 
   // The value of `key`, inserted as 0 if absent; second is true when new.
   std::pair<uint64_t*, bool> Insert(uint64_t key) {
-    if (size_ + 1 > capacity_ / 4 * 3) Grow();
+    if (size_ + 1 > capacity_ / 8 * 5) Grow();
     size_t i = Home(key);
     while (slots_[i].key != 0) {
       if (slots_[i].key == key) return {&slots_[i].value, false};

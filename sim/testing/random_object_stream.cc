@@ -111,7 +111,10 @@ void RandomObjectStream::EmitAlloc(ObjectEvent* event) {
 }
 
 void RandomObjectStream::EmitFree(ObjectEvent* event) {
-  const size_t i = Random() % live_.size();
+  // Most frees are of temporaries (the newest object), the rest of any live
+  // object, as in a server answering requests over a long-lived data set.
+  const size_t i = Random() % 4 != 0 ? live_.size() - 1
+                                     : Random() % live_.size();
   const LiveObject object = live_[i];
   live_[i] = live_.back();
   live_.pop_back();

@@ -41,11 +41,27 @@ class Clock {
     for (uint64_t t : input.timeline.dsr_time_ns) {
       earliest = std::min(earliest, t);
     }
+    for (uint64_t t : input.timeline.policy_time_ns) {
+      earliest = std::min(earliest, t);
+    }
     for (const MarkerReport& m : input.markers) {
       earliest = std::min(earliest, m.time_ns);
     }
     base_ = std::min(base_, earliest);
+    end_ = std::max(base_, input.facts.last_time_ns);
+    for (const auto* times :
+         {&input.timeline.time_ns, &input.timeline.dsr_time_ns,
+          &input.timeline.policy_time_ns}) {
+      for (uint64_t t : *times) end_ = std::max(end_, t);
+    }
+    for (const MarkerReport& m : input.markers) {
+      end_ = std::max(end_, m.time_ns);
+    }
   }
+  // The time span every timeline of the page shares, in seconds.
+  double start() const { return 0; }
+  double end() const { return Seconds(end_); }
+
   double Seconds(uint64_t time_ns) const {
     return time_ns >= base_ ? (time_ns - base_) / 1e9
                             : -static_cast<double>(base_ - time_ns) / 1e9;
@@ -53,6 +69,7 @@ class Clock {
 
  private:
   uint64_t base_ = 0;
+  uint64_t end_ = 0;
 };
 
 std::vector<VerticalMarker> MarkerLines(const ReportInput& input,
@@ -214,6 +231,10 @@ void AppendMemoryTimeline(const ReportInput& input, const Clock& clock,
                          Column(t.packing_bound_bytes, x.size()), true});
   NestWidths(&spec.series);
   spec.markers = MarkerLines(input, clock);
+  if (clock.end() > clock.start()) {
+    spec.x_min = clock.start();
+    spec.x_max = clock.end();
+  }
   absl::StrAppend(
       out,
       "<section id=\"memory\"><h2>Memory over time</h2><p class=\"caption\">"
@@ -245,9 +266,14 @@ void AppendDsrTimeline(const ReportInput& input, const Clock& clock,
         {t.dsr_series[s], PolicyColour(t, t.dsr_series[s], s), x,
          Column(s < t.dsr.size() ? t.dsr[s] : std::vector<double>{},
                 x.size())});
+    spec.series.back().step_before = t.dsr_is_per_window;
   }
   NestWidths(&spec.series);
   spec.markers = MarkerLines(input, clock);
+  if (clock.end() > clock.start()) {
+    spec.x_min = clock.start();
+    spec.x_max = clock.end();
+  }
   absl::StrAppend(
       out,
       "<section id=\"dsr\"><h2>Drainable slab ratio (DSR) per policy</h2>"
@@ -284,6 +310,10 @@ void AppendPolicyFootprint(const ReportInput& input, const Clock& clock,
   }
   NestWidths(&spec.series);
   spec.markers = MarkerLines(input, clock);
+  if (clock.end() > clock.start()) {
+    spec.x_min = clock.start();
+    spec.x_max = clock.end();
+  }
   absl::StrAppend(
       out,
       "<section id=\"policy-footprint\"><h2>Footprint per policy</h2>"

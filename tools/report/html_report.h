@@ -66,6 +66,9 @@ struct ReportTimeline {
   // The window each DSR point covers, for the chart's caption, e.g.
   // "since the previous marker".
   std::string dsr_window = "since the previous marker";
+  // Each DSR point stands for the whole window ending at it (points at
+  // markers only): drawn as a step over the window, not as a line.
+  bool dsr_is_per_window = false;
 };
 
 // One policy at one marker.

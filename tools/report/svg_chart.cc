@@ -411,6 +411,8 @@ std::string RenderLineChart(const LineChartSpec& spec) {
     x_min = 0;
     x_max = 1;
   }
+  x_min = spec.x_min.value_or(x_min);
+  x_max = spec.x_max.value_or(x_max);
   const AxisScale xs = MakeAxisScale(x_min, x_max, spec.x_unit, 8);
   const AxisScale ys = MakeAxisScale(spec.y_min.value_or(0),
                                      spec.y_max.value_or(y_max), spec.y_unit);
@@ -446,13 +448,23 @@ std::string RenderLineChart(const LineChartSpec& spec) {
     d.reserve(keep.size() * 12);
     bool pen_down = false;
     size_t drawn = 0;
+    double previous_x = f.x0;
     for (size_t i : keep) {
       if (!std::isfinite(s.y[i])) {
         pen_down = false;
+        previous_x = s.x[i];
         continue;
       }
-      absl::StrAppend(&d, pen_down ? "L" : "M", Coord(f.X(s.x[i])), " ",
-                      Coord(f.Y(s.y[i])));
+      const std::string y = Coord(f.Y(s.y[i]));
+      if (s.step_before) {
+        // From the end of the previous window to this point, at this value.
+        absl::StrAppend(&d, pen_down ? "V" : "M",
+                        pen_down ? "" : Coord(f.X(previous_x)),
+                        pen_down ? "" : " ", y, "H", Coord(f.X(s.x[i])));
+        previous_x = s.x[i];
+      } else {
+        absl::StrAppend(&d, pen_down ? "L" : "M", Coord(f.X(s.x[i])), " ", y);
+      }
       pen_down = true;
       ++drawn;
     }

@@ -87,6 +87,10 @@ struct LineSeries {
   // policies at DSR 0) give earlier series wider strokes so that each one
   // stays visible as a band around the later ones.
   double width = 2.2;
+  // Each y[i] describes the interval (x[i-1], x[i]] (e.g. a ratio over the
+  // window ending at a marker): drawn as a horizontal step over it, the
+  // first from the left edge of the chart.
+  bool step_before = false;
 };
 
 // A labelled vertical line, e.g. a trace marker.
@@ -106,6 +110,8 @@ struct LineChartSpec {
   std::vector<VerticalMarker> markers;
   std::optional<double> y_min;  // fixed range (e.g. 0..1 for a ratio);
   std::optional<double> y_max;  // otherwise from the data, from 0
+  std::optional<double> x_min;  // fixed range, so that charts of one page
+  std::optional<double> x_max;  // line up; otherwise from the data
   int width = 1100;
   int height = 340;
   size_t max_points_per_series = 2000;

@@ -201,7 +201,8 @@ void FillPolicyTimelines(const std::vector<const ComparisonSweep*>& at_markers,
   const size_t n = timeline->policies.size();
   timeline->dsr_series = timeline->policies;
   timeline->dsr.assign(n, {});
-  timeline->dsr_window = "since the previous marker, at each marker";
+  timeline->dsr_window = "between two markers";
+  timeline->dsr_is_per_window = true;
   for (const ComparisonSweep* sweep : at_markers) {
     timeline->dsr_time_ns.push_back(sweep->time_ns());
     for (size_t p = 0; p < n; ++p) {
