@@ -30,14 +30,13 @@ absl::Status Invalid(const SizeClass& c, const std::string& reason) {
 absl::StatusOr<SlabGeometry> SlabGeometry::Create(const TraceHeader& header) {
   const uint64_t page = header.page_size();
   if (!IsPowerOfTwo(page) || page > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("page size %d is not a power of two <= %d", page,
-                        kMaxPageSize));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "page size %d is not a power of two <= %d", page, kMaxPageSize));
   }
   if (header.size_classes_size() > kMaxClasses) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%d size classes (at most %d)", header.size_classes_size(),
-        kMaxClasses));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d size classes (at most %d)",
+                        header.size_classes_size(), kMaxClasses));
   }
   if (header.nbins() > static_cast<uint32_t>(header.size_classes_size())) {
     return absl::InvalidArgumentError(

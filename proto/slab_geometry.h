@@ -48,9 +48,9 @@ class SlabGeometry {
     const ClassGeometry& g = classes_[size_class];
     const uint64_t residue = ptr & (page_size_ - 1);
     if ((residue & ((uint64_t{1} << g.gcd_shift) - 1)) != 0) return 0;
-    const uint64_t offset =
-        uint64_t{region_of_residue_[g.region_table + (residue >> g.gcd_shift)]} *
-        g.size;
+    const uint64_t region =
+        region_of_residue_[g.region_table + (residue >> g.gcd_shift)];
+    const uint64_t offset = region * g.size;
     return ptr >= offset ? ptr - offset : 0;
   }
   // The region index of `ptr` within its slab (small classes), or 0.
@@ -64,8 +64,8 @@ class SlabGeometry {
     uint64_t size = 0;
     uint64_t slab_size = 0;
     uint32_t nregs = 0;
-    uint32_t gcd_shift = 0;       // log2(gcd(size, page)).
-    uint32_t region_table = 0;    // offset into region_of_residue_.
+    uint32_t gcd_shift = 0;     // log2(gcd(size, page)).
+    uint32_t region_table = 0;  // offset into region_of_residue_.
   };
   SlabGeometry() = default;
 

@@ -21,11 +21,11 @@ TEST(TestHeaderTest, HasJemallocDefaultShape) {
   EXPECT_GE(header.size_classes(header.size_classes_size() - 1).size(),
             uint64_t{8} << 20);
   ASSERT_EQ(header.tcache_ncached_max_size(), header.size_classes_size());
-  EXPECT_EQ(header.tcache_ncached_max(0), 200u);   // 512 regions.
-  EXPECT_EQ(header.tcache_ncached_max(21), 32u);   // 1280: 16 regions.
-  EXPECT_EQ(header.tcache_ncached_max(35), 20u);   // 14336: 2 regions.
-  EXPECT_EQ(header.tcache_ncached_max(40), 20u);   // 32 KiB.
-  EXPECT_EQ(header.tcache_ncached_max(41), 0u);    // 40 KiB.
+  EXPECT_EQ(header.tcache_ncached_max(0), 200u);  // 512 regions.
+  EXPECT_EQ(header.tcache_ncached_max(21), 32u);  // 1280: 16 regions.
+  EXPECT_EQ(header.tcache_ncached_max(35), 20u);  // 14336: 2 regions.
+  EXPECT_EQ(header.tcache_ncached_max(40), 20u);  // 32 KiB.
+  EXPECT_EQ(header.tcache_ncached_max(41), 0u);   // 40 KiB.
 }
 
 TEST(SlabGeometryTest, EveryRegionMapsBackToItsSlab) {
@@ -39,8 +39,9 @@ TEST(SlabGeometryTest, EveryRegionMapsBackToItsSlab) {
     const uint32_t nregs = geometry->nregs(c);
     ASSERT_EQ(uint64_t{nregs} * size, slab);
     // A few slabs at different page-aligned bases, back to back.
-    for (uint64_t base : {uint64_t{0x7f0000000000}, uint64_t{0x7f0000000000} + slab,
-                          uint64_t{0x55550000} * 4096 + 3 * 4096}) {
+    for (uint64_t base :
+         {uint64_t{0x7f0000000000}, uint64_t{0x7f0000000000} + slab,
+          uint64_t{0x55550000} * 4096 + 3 * 4096}) {
       for (uint32_t k = 0; k < nregs; ++k) {
         const uint64_t ptr = base + uint64_t{k} * size;
         ASSERT_EQ(geometry->GranuleOf(ptr, c), base)

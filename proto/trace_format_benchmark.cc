@@ -1,8 +1,9 @@
 // Encode/decode throughput and compressed size of the trace format on a
 // Redis-like synthetic stream (proto/testing/redis_like_stream.h).
 //
-//   bazel run -c opt //proto:trace_format_benchmark -- \
+//   bazel run -c opt //proto:trace_format_benchmark --
 //     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// (one line).
 //
 // Targets (issue 2): <= 2.0 bytes/event, decode >= 100 M events/s and
 // encode >= 30 M events/s on one core. "bytes_per_event" is the whole file
@@ -10,11 +11,10 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <string>
 #include <vector>
-
-#include <zstd.h>
 
 #include "benchmark/benchmark.h"
 #include "proto/internal/event_columns.h"
@@ -81,11 +81,8 @@ void BM_Encode(benchmark::State& state) {
   state.counters["bytes_per_event"] =
       static_cast<double>(bytes) / events.size();
 }
-BENCHMARK(BM_Encode)
-    ->Args({1000, 3})
-    ->Args({1000, 1})
-    ->Args({1, 3})
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Encode)->Args({1000, 3})->Args({1000, 1})->Args({1, 3})->Unit(
+    benchmark::kMillisecond);
 
 void BM_Decode(benchmark::State& state) {
   const std::vector<Event>& events = Stream();

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/stubs/logging.h"
 #include "proto/internal/crc32c.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
@@ -31,6 +32,14 @@ std::string WithCommas(uint64_t n) {
     out.push_back(digits[i]);
   }
   return out;
+}
+
+// Parses a record payload without protobuf's own logging: a bad record is
+// reported once, by the caller, as "<file>: offset N: reason".
+bool ParseQuietly(google::protobuf::MessageLite* message, const uint8_t* data,
+                  uint32_t size) {
+  google::protobuf::LogSilencer silence;
+  return message->ParseFromArray(data, static_cast<int>(size));
 }
 
 absl::string_view RecordTypeName(uint8_t type) {
@@ -80,7 +89,8 @@ class FileSource : public ByteSource {
   uint64_t size() const override { return size_; }
 
   absl::StatusOr<const uint8_t*> Read(uint64_t offset, size_t n) override {
-    if (offset >= window_offset_ && offset + n <= window_offset_ + window_size_) {
+    if (offset >= window_offset_ &&
+        offset + n <= window_offset_ + window_size_) {
       return window_.data() + (offset - window_offset_);
     }
     const size_t want = static_cast<size_t>(
@@ -89,17 +99,17 @@ class FileSource : public ByteSource {
     window_offset_ = offset;
     window_size_ = 0;
     while (window_size_ < want) {
-      const ssize_t got = ::pread(fd_, window_.data() + window_size_,
-                                  want - window_size_,
-                                  static_cast<off_t>(offset + window_size_));
+      const ssize_t got =
+          ::pread(fd_, window_.data() + window_size_, want - window_size_,
+                  static_cast<off_t>(offset + window_size_));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
         const std::string reason =
             got < 0 ? strerror(errno) : "file shrank while reading";
         const uint64_t at = offset + window_size_;
         window_size_ = 0;
-        return absl::DataLossError(
-            absl::StrFormat("%s: offset %d: read failed: %s", name_, at, reason));
+        return absl::DataLossError(absl::StrFormat(
+            "%s: offset %d: read failed: %s", name_, at, reason));
       }
       window_size_ += static_cast<size_t>(got);
     }
@@ -110,7 +120,7 @@ class FileSource : public ByteSource {
   int fd_;
   uint64_t size_;
   std::string name_;
-  std::vector<uint8_t> window_;
+  internal::ByteBuffer window_;
   uint64_t window_offset_ = 0;
   size_t window_size_ = 0;
 };
@@ -182,7 +192,7 @@ class TraceReader::Impl {
   std::optional<SlabGeometry> geometry_;
   std::unique_ptr<internal::ChunkDecoder> decoder_;
   ZSTD_DCtx* dctx_ = nullptr;
-  std::vector<uint8_t> uncompressed_;
+  internal::ByteBuffer uncompressed_;
   std::vector<Event> events_;
   Marker marker_;
   std::optional<TraceTrailer> trailer_;
@@ -203,7 +213,8 @@ class TraceReader::Impl {
 
 absl::Status TraceReader::Impl::CheckMagic() {
   const uint64_t size = source_->size();
-  const size_t n = static_cast<size_t>(std::min<uint64_t>(size, format::kMagicBytes));
+  const size_t n =
+      static_cast<size_t>(std::min<uint64_t>(size, format::kMagicBytes));
   absl::StatusOr<const uint8_t*> bytes = source_->Read(0, n);
   if (!bytes.ok()) return bytes.status();
   const char* p = reinterpret_cast<const char*>(*bytes);
@@ -245,15 +256,19 @@ absl::StatusOr<TraceReader::Impl::FrameResult> TraceReader::Impl::ReadFrame(
     uint64_t offset, Frame* frame) {
   const uint64_t remaining = data_end_ - offset;
   if (remaining < format::kFrameBytes) {
-    if (has_footer_) return Error(offset, "truncated record: frame runs into the footer");
+    if (has_footer_)
+      return Error(offset, "truncated record: frame runs into the footer");
     return FrameResult::kTruncated;
   }
-  absl::StatusOr<const uint8_t*> head = source_->Read(offset, format::kFrameBytes);
+  absl::StatusOr<const uint8_t*> head =
+      source_->Read(offset, format::kFrameBytes);
   if (!head.ok()) return head.status();
   frame->type = (*head)[0];
   frame->payload_bytes = internal::GetLe32(*head + 1);
-  if (frame->type < format::kHeaderRecord || frame->type > format::kTrailerRecord) {
-    return Error(offset, absl::StrFormat("unknown record type %d", frame->type));
+  if (frame->type < format::kHeaderRecord ||
+      frame->type > format::kTrailerRecord) {
+    return Error(offset,
+                 absl::StrFormat("unknown record type %d", frame->type));
   }
   if (frame->payload_bytes > format::kMaxRecordPayload) {
     return Error(offset, absl::StrFormat(
@@ -267,17 +282,19 @@ absl::StatusOr<TraceReader::Impl::FrameResult> TraceReader::Impl::ReadFrame(
       format::kFrameBytes + fields + frame->payload_bytes + format::kCrcBytes;
   if (frame->total_bytes > remaining) {
     if (has_footer_) {
-      return Error(offset, absl::StrFormat(
-                               "truncated record: %s record of %d bytes runs "
-                               "past the trailer's footer",
-                               RecordTypeName(frame->type), frame->total_bytes));
+      return Error(
+          offset,
+          absl::StrFormat("truncated record: %s record of %d bytes runs "
+                          "past the trailer's footer",
+                          RecordTypeName(frame->type), frame->total_bytes));
     }
     return FrameResult::kTruncated;
   }
   absl::StatusOr<const uint8_t*> bytes =
       source_->Read(offset, static_cast<size_t>(frame->total_bytes));
   if (!bytes.ok()) return bytes.status();
-  const size_t covered = static_cast<size_t>(frame->total_bytes) - format::kCrcBytes;
+  const size_t covered =
+      static_cast<size_t>(frame->total_bytes) - format::kCrcBytes;
   const uint32_t stored = internal::GetLe32(*bytes + covered);
   // Fuzz builds skip the check so mutations reach the decoders behind it.
 #ifndef SLABTRACE_FUZZ
@@ -305,15 +322,15 @@ absl::Status TraceReader::Impl::ReadHeader() {
                                           "%s record",
                                           RecordTypeName(frame.type)));
   }
-  if (!header_.ParseFromArray(frame.payload, frame.payload_bytes)) {
+  if (!ParseQuietly(&header_, frame.payload, frame.payload_bytes)) {
     return Error(offset_, "malformed header record (protobuf does not parse)");
   }
   if (header_.format_version() > format::kFormatVersion) {
-    return Error(offset_,
-                 absl::StrFormat("format version %d is newer than supported "
-                                 "(%d); upgrade slabtrace",
-                                 header_.format_version(),
-                                 format::kFormatVersion));
+    return Error(
+        offset_,
+        absl::StrFormat("format version %d is newer than supported "
+                        "(%d); upgrade slabtrace",
+                        header_.format_version(), format::kFormatVersion));
   }
   if (header_.format_version() == 0) {
     return Error(offset_, "malformed header record: format_version 0");
@@ -331,7 +348,8 @@ absl::Status TraceReader::Impl::ReadHeader() {
       &*geometry_, header_.time_resolution_ns());
   dctx_ = ZSTD_createDCtx();
   if (dctx_ == nullptr) {
-    return absl::ResourceExhaustedError(name_ + ": cannot create a zstd context");
+    return absl::ResourceExhaustedError(name_ +
+                                        ": cannot create a zstd context");
   }
   offset_ += frame.total_bytes;
   return absl::OkStatus();
@@ -343,7 +361,8 @@ absl::Status TraceReader::Impl::Start() {
   return ReadHeader();
 }
 
-void TraceReader::Impl::WarnTruncated(uint64_t offset, const std::string& what) {
+void TraceReader::Impl::WarnTruncated(uint64_t offset,
+                                      const std::string& what) {
   Warn(offset, absl::StrFormat(
                    "trace ends without a trailer (recorder killed?)%s; read %s "
                    "whole chunks, %s events",
@@ -388,14 +407,14 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
                                           uncompressed));
   }
   if (uncompressed_.size() < uncompressed) uncompressed_.resize(uncompressed);
-  const size_t got = ZSTD_decompressDCtx(dctx_, uncompressed_.data(),
-                                         uncompressed, frame.payload,
-                                         frame.payload_bytes);
+  const size_t got =
+      ZSTD_decompressDCtx(dctx_, uncompressed_.data(), uncompressed,
+                          frame.payload, frame.payload_bytes);
   if (ZSTD_isError(got) || got != uncompressed) {
-    return Error(offset_, absl::StrFormat(
-                              "malformed chunk: zstd: %s",
-                              ZSTD_isError(got) ? ZSTD_getErrorName(got)
-                                                : "short output"));
+    return Error(offset_,
+                 absl::StrFormat("malformed chunk: zstd: %s",
+                                 ZSTD_isError(got) ? ZSTD_getErrorName(got)
+                                                   : "short output"));
   }
   if (events_.size() < count) events_.resize(count);
   absl::Status status =
@@ -428,18 +447,20 @@ void TraceReader::Impl::Reconcile() {
     const std::string kind(EventKindName(static_cast<EventKind>(k)));
     const auto it = t.events_by_kind().find(kind);
     compare(absl::StrCat(kind, " events").c_str(),
-            it == t.events_by_kind().end() ? 0 : it->second, events_by_kind_[k]);
+            it == t.events_by_kind().end() ? 0 : it->second,
+            events_by_kind_[k]);
   }
   if (!t.complete()) {
-    Warn(at, absl::StrCat("the recorder marked the trace incomplete: ",
-                          t.incomplete_reason().empty() ? "no reason given"
-                                                        : t.incomplete_reason()));
+    Warn(at,
+         absl::StrCat("the recorder marked the trace incomplete: ",
+                      t.incomplete_reason().empty() ? "no reason given"
+                                                    : t.incomplete_reason()));
   }
 }
 
 absl::Status TraceReader::Impl::FinishAtTrailer(const Frame& frame) {
   TraceTrailer trailer;
-  if (!trailer.ParseFromArray(frame.payload, frame.payload_bytes)) {
+  if (!ParseQuietly(&trailer, frame.payload, frame.payload_bytes)) {
     return Error(offset_, "malformed trailer record (protobuf does not parse)");
   }
   const uint64_t trailer_offset = offset_;
@@ -451,10 +472,10 @@ absl::Status TraceReader::Impl::FinishAtTrailer(const Frame& frame) {
                                           data_end_ - after));
     }
     if (footer_trailer_offset_ != trailer_offset) {
-      return Error(data_end_, absl::StrFormat(
-                                  "footer points to offset %d but the trailer "
-                                  "is at %d",
-                                  footer_trailer_offset_, trailer_offset));
+      return Error(data_end_,
+                   absl::StrFormat("footer points to offset %d but the trailer "
+                                   "is at %d",
+                                   footer_trailer_offset_, trailer_offset));
     }
   } else if (source_->size() - after >= format::kFooterBytes) {
     return Error(after, "bad footer after the trailer");
@@ -476,7 +497,8 @@ absl::Status TraceReader::Impl::FinishAtTrailer(const Frame& frame) {
 absl::StatusOr<bool> TraceReader::Impl::Next(TraceRecord* record) {
   if (done_) return false;
   if (offset_ == data_end_) {
-    if (has_footer_) return Error(offset_, "the footer is not preceded by a trailer");
+    if (has_footer_)
+      return Error(offset_, "the footer is not preceded by a trailer");
     WarnTruncated(offset_, "");
     Finish();
     return false;
@@ -497,8 +519,9 @@ absl::StatusOr<bool> TraceReader::Impl::Next(TraceRecord* record) {
       return true;
     }
     case format::kMarkerRecord:
-      if (!marker_.ParseFromArray(frame.payload, frame.payload_bytes)) {
-        return Error(offset_, "malformed marker record (protobuf does not parse)");
+      if (!ParseQuietly(&marker_, frame.payload, frame.payload_bytes)) {
+        return Error(offset_,
+                     "malformed marker record (protobuf does not parse)");
       }
       ++markers_read_;
       record->type = TraceRecord::Type::kMarker;
@@ -524,8 +547,8 @@ absl::StatusOr<std::unique_ptr<TraceReader>> TraceReader::Open(
     const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrFormat("%s: offset 0: cannot open: %s", path, strerror(errno)));
+    return absl::NotFoundError(absl::StrFormat("%s: offset 0: cannot open: %s",
+                                               path, strerror(errno)));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -67,7 +67,7 @@ class TraceReader {
   const std::vector<std::string>& warnings() const;
 
   uint64_t file_size() const;
-  uint64_t bytes_read() const;   // progress
+  uint64_t bytes_read() const;  // progress
   uint64_t chunks_read() const;
   uint64_t events_read() const;
   const std::string& name() const;

@@ -1,12 +1,8 @@
 // libFuzzer target: any bytes given to TraceReader::OpenBuffer must give a
 // status or a stream of records, never a crash, a hang or a huge
-// allocation. Build and run (README.md, "Fuzzing"):
-//   CC=clang bazel --output_base=/tmp/slabtrace-fuzz build --config=fuzz \
-//       //proto:trace_reader_fuzz
-//   bazel-bin/proto/trace_reader_fuzz -max_total_time=60 CORPUS_COPY \
-//       testdata/fuzz/trace_reader
-// //proto:trace_reader_fuzz_corpus_test runs the same entry point over the
-// seed corpus with the ordinary toolchain.
+// allocation. proto/README.md ("Fuzzing") has the clang build and run
+// commands. //proto:trace_reader_fuzz_corpus_test runs the same entry point
+// over the seed corpus with the ordinary toolchain.
 
 #include <cstddef>
 #include <cstdint>

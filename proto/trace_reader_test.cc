@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "proto/internal/crc32c.h"
 #include "proto/internal/frame.h"
@@ -45,8 +46,8 @@ const SmallTrace& GetSmallTrace() {
     TraceRecord record;
     size_t items = 0;
     while (*reader->Next(&record)) {
-      items += record.type == TraceRecord::Type::kMarker ? 1
-                                                         : record.events.size();
+      items +=
+          record.type == TraceRecord::Type::kMarker ? 1 : record.events.size();
       t->record_ends.push_back({reader->bytes_read(), items});
     }
     return t;
@@ -74,7 +75,8 @@ TEST(TraceReaderTest, TruncationAtEveryByteReadsTheWholeRecordsBefore) {
     if (cut < t.header_end) {
       ASSERT_FALSE(reader.ok()) << cut;
       ASSERT_THAT(std::string(reader.status().message()),
-                  HasSubstr("cut.slabtrace: offset ")) << cut;
+                  HasSubstr("cut.slabtrace: offset "))
+          << cut;
       continue;
     }
     ASSERT_TRUE(reader.ok()) << cut << ": " << reader.status();
@@ -162,8 +164,8 @@ std::string ChunkFields(uint32_t uncompressed, uint32_t count,
 }
 
 // A chunk record whose columns are given raw (before zstd).
-std::string ChunkRecord(const std::vector<std::string>& columns,
-                        uint32_t count, uint64_t first_seq = 0) {
+std::string ChunkRecord(const std::vector<std::string>& columns, uint32_t count,
+                        uint64_t first_seq = 0) {
   std::string raw;
   for (const std::string& column : columns) {
     uint8_t length[4];
@@ -172,12 +174,12 @@ std::string ChunkRecord(const std::vector<std::string>& columns,
     raw += column;
   }
   std::string compressed(ZSTD_compressBound(raw.size()), '\0');
-  compressed.resize(ZSTD_compress(&compressed[0], compressed.size(),
-                                  raw.data(), raw.size(), 1));
-  return Frame(format::kChunkRecord,
-               ChunkFields(static_cast<uint32_t>(raw.size()), count, first_seq,
-                           0),
-               compressed);
+  compressed.resize(ZSTD_compress(&compressed[0], compressed.size(), raw.data(),
+                                  raw.size(), 1));
+  return Frame(
+      format::kChunkRecord,
+      ChunkFields(static_cast<uint32_t>(raw.size()), count, first_seq, 0),
+      compressed);
 }
 
 absl::Status ReadAll(const std::string& bytes) {
@@ -231,44 +233,44 @@ TEST(TraceReaderErrorsTest, MalformedColumns) {
   const std::string base = HeaderFile(header);
   const std::string one_byte(1, '\0');
   // kind 7 is out of range.
-  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({std::string(1, '\xe0'),
-                                                      one_byte, one_byte,
-                                                      one_byte, one_byte,
-                                                      one_byte},
-                                                     1))
-                              .message()),
-              HasSubstr("malformed column: event 0: kind 7"));
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({std::string(1, '\xe0'), one_byte,
+                                      one_byte, one_byte, one_byte, one_byte},
+                                     1))
+              .message()),
+      HasSubstr("malformed column: event 0: kind 7"));
   // Size class 200 does not exist.
-  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, one_byte,
-                                                      one_byte, one_byte,
-                                                      one_byte,
-                                                      std::string("\xc8\x01")},
-                                                     1))
-                              .message()),
-              HasSubstr("size class 200 out of range"));
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({one_byte, one_byte, one_byte, one_byte,
+                                      one_byte, std::string("\xc8\x01")},
+                                     1))
+              .message()),
+      HasSubstr("size class 200 out of range"));
   // A varint running off its column.
-  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, "\x80",
-                                                      one_byte, one_byte,
-                                                      one_byte, one_byte},
-                                                     1))
-                              .message()),
-              HasSubstr("varint overrun"));
+  EXPECT_THAT(
+      std::string(ReadAll(base + ChunkRecord({one_byte, "\x80", one_byte,
+                                              one_byte, one_byte, one_byte},
+                                             1))
+                      .message()),
+      HasSubstr("varint overrun"));
   // Two kind bytes for one event.
-  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({std::string(2, '\0'),
-                                                      one_byte, one_byte,
-                                                      one_byte, one_byte,
-                                                      one_byte},
-                                                     1))
-                              .message()),
-              HasSubstr("kind column has 2 bytes for 1 events"));
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({std::string(2, '\0'), one_byte, one_byte,
+                                      one_byte, one_byte, one_byte},
+                                     1))
+              .message()),
+      HasSubstr("kind column has 2 bytes for 1 events"));
   // A column with bytes left over.
-  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({one_byte, one_byte,
-                                                      std::string(2, '\0'),
-                                                      one_byte, one_byte,
-                                                      one_byte},
-                                                     1))
-                              .message()),
-              HasSubstr("beyond its 1 events"));
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({one_byte, one_byte, std::string(2, '\0'),
+                                      one_byte, one_byte, one_byte},
+                                     1))
+              .message()),
+      HasSubstr("beyond its 1 events"));
 }
 
 TEST(TraceReaderErrorsTest, ChunkSequenceOutOfOrder) {
@@ -302,17 +304,19 @@ TEST(TraceReaderErrorsTest, MissingTrailerWarningCountsChunksAndEvents) {
   const std::vector<TraceItem> items = RandomTraceItems(5, 2500, header);
   TraceWriterOptions options;
   options.events_per_chunk = 1000;
-  const std::string bytes = *WriteTrace(items, header, options, /*close=*/false);
+  const std::string bytes =
+      *WriteTrace(items, header, options, /*close=*/false);
   auto reader = *TraceReader::OpenBuffer("r.slabtrace", bytes);
   auto got = ReadAllItems(reader.get());
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->size(), items.size());
   // The random stream also has sequence gaps, which get their own line.
   EXPECT_THAT(reader->warnings(),
-              testing::Contains(absl::StrCat("r.slabtrace: offset ", bytes.size(),
-                         ": trace ends without a trailer (recorder killed?); "
-                         "read ",
-                         reader->chunks_read(), " whole chunks, 2,500 events")));
+              testing::Contains(absl::StrCat(
+                  "r.slabtrace: offset ", bytes.size(),
+                  ": trace ends without a trailer (recorder killed?); "
+                  "read ",
+                  reader->chunks_read(), " whole chunks, 2,500 events")));
   EXPECT_FALSE(reader->trailer().has_value());
 }
 
@@ -338,6 +342,26 @@ TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
   EXPECT_THAT(reader->warnings(),
               testing::ElementsAre(HasSubstr("trailer says events 7, the file "
                                              "holds 1")));
+}
+
+TEST(TraceReaderErrorsTest, UnparsableHeaderIsOneQuietError) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  header.set_clock("CLOCK_\xff");  // a `string` field: must be UTF-8.
+  std::string payload;
+  {
+    google::protobuf::LogSilencer silence;  // serialising complains too.
+    payload = header.SerializeAsString();
+  }
+  const std::string bytes = std::string(format::kMagic, format::kMagicBytes) +
+                            Frame(format::kHeaderRecord, "", payload);
+  testing::internal::CaptureStderr();
+  const absl::Status status = ReadAll(bytes);
+  const std::string logged = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::string(status.message()),
+            "t.slabtrace: offset 8: malformed header record (protobuf does "
+            "not parse)");
+  EXPECT_EQ(logged, "");
 }
 
 TEST(TraceReaderErrorsTest, OpenNamesAMissingFile) {

@@ -27,9 +27,9 @@ void ExpectSameItems(const std::vector<TraceItem>& got,
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(got[i].is_marker, want[i].is_marker) << "item " << i;
     if (want[i].is_marker) {
-      ASSERT_TRUE(got[i] == want[i]) << "marker " << i << ": "
-                                     << got[i].marker.DebugString() << " vs "
-                                     << want[i].marker.DebugString();
+      ASSERT_TRUE(got[i] == want[i])
+          << "marker " << i << ": " << got[i].marker.DebugString() << " vs "
+          << want[i].marker.DebugString();
       continue;
     }
     const Event& g = got[i].event;
@@ -75,7 +75,8 @@ TEST_P(RoundTripTest, RandomStreamReadsBackIdentically) {
   EXPECT_EQ((*reader)->header().pid(), 4242);
   EXPECT_EQ((*reader)->header().command_line_size(), 2);
   EXPECT_EQ((*reader)->header().format_version(), format::kFormatVersion);
-  EXPECT_EQ((*reader)->header().size_classes_size(), header.size_classes_size());
+  EXPECT_EQ((*reader)->header().size_classes_size(),
+            header.size_classes_size());
   absl::StatusOr<std::vector<TraceItem>> got = ReadAllItems(reader->get());
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameItems(*got, items);
@@ -103,15 +104,15 @@ TEST_P(RoundTripTest, RandomStreamReadsBackIdentically) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Seeds, RoundTripTest,
-    testing::Values(RoundTripCase{1, 5000, 64 * 1024, 1000},
-                    RoundTripCase{2, 5000, 100, 1000},
-                    RoundTripCase{3, 3000, 1, 1},
-                    RoundTripCase{4, 20000, 777, 1},
-                    RoundTripCase{5, 1, 10, 1000},
-                    RoundTripCase{6, 10000, 4096, 64},
-                    RoundTripCase{7, 0, 10, 1000}));
+INSTANTIATE_TEST_SUITE_P(Seeds, RoundTripTest,
+                         testing::Values(RoundTripCase{1, 5000, 64 * 1024,
+                                                       1000},
+                                         RoundTripCase{2, 5000, 100, 1000},
+                                         RoundTripCase{3, 3000, 1, 1},
+                                         RoundTripCase{4, 20000, 777, 1},
+                                         RoundTripCase{5, 1, 10, 1000},
+                                         RoundTripCase{6, 10000, 4096, 64},
+                                         RoundTripCase{7, 0, 10, 1000}));
 
 TEST(RoundTripTest, ReaderDerivesSlabsFromTheGeometry) {
   const TraceHeader header = JemallocTestHeader();
@@ -240,8 +241,8 @@ TEST(TraceWriterTest, MarksTheTraceIncompleteWhenItStillCan) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
   const TraceHeader header = JemallocTestHeader();
-  auto writer = TraceWriter::CreateFromFd(fd, path, header,
-                                          TraceWriterOptions{10, 1});
+  auto writer =
+      TraceWriter::CreateFromFd(fd, path, header, TraceWriterOptions{10, 1});
   ASSERT_TRUE(writer.ok());
   for (uint64_t i = 0; i < 25; ++i) {  // two whole chunks written.
     Event e;

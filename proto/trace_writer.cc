@@ -80,7 +80,7 @@ class TraceWriter::Impl {
   std::array<uint64_t, kNumEventKinds> pending_kinds_{};
   internal::ChunkEncoder encoder_;
   ZSTD_CCtx* cctx_ = nullptr;
-  std::vector<uint8_t> record_;
+  internal::ByteBuffer record_;
   size_t record_start_ = 0;
 
   uint64_t events_appended_ = 0;

@@ -142,7 +142,7 @@ TEST(FailureModesTest, ForkedChildRecordsIntoItsOwnFile) {
   EXPECT_EQ(contents->header.pid(), child);
   int blocks = 0;
   for (const Event& event : contents->events) {
-    if (event.kind == EventKind::kAlloc && event.size == 3333) ++blocks;
+    if (event.kind == EventKind::kAlloc && event.size == 33333) ++blocks;
   }
   EXPECT_EQ(blocks, 3);
   ASSERT_TRUE(contents->trailer.has_value());
@@ -174,7 +174,7 @@ TEST(FailureModesTest, ForkedChildStopsCleanlyWhenAsked) {
   ASSERT_TRUE(parent->trailer.has_value());
   EXPECT_TRUE(parent->trailer->complete());
   for (const Event& event : parent->events) {
-    EXPECT_NE(event.size, 3333u) << "a child's event in the parent's trace";
+    EXPECT_NE(event.size, 33333u) << "a child's event in the parent's trace";
   }
 }
 

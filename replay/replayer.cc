@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "replay/internal/sweep_metrics.h"
 
 namespace slabtrace {
@@ -240,8 +241,11 @@ void Replayer::CheckTrailer() {
   TrailerCheck* check = report_.mutable_trailer();
   check->set_replayed_events(event_index_);
   check->set_replayed_markers(markers_);
+  // Warnings name the file as opened; keep output independent of paths.
+  const std::string base = BaseName(reader_.name());
   for (const std::string& warning : reader_.warnings()) {
-    check->add_reader_warnings(warning);
+    check->add_reader_warnings(
+        absl::StrReplaceAll(warning, {{reader_.name(), base}}));
   }
   const std::optional<TraceTrailer>& trailer = reader_.trailer();
   check->set_has_trailer(trailer.has_value());

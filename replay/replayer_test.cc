@@ -397,6 +397,12 @@ TEST_F(ReplayerTest, MissingTrailerIsReported) {
   const Report report = Replay();
   EXPECT_FALSE(report.trailer().has_trailer());
   EXPECT_FALSE(report.trailer().agrees());
+  // The reader's warning names the file by its base name only.
+  ASSERT_GE(report.trailer().reader_warnings_size(), 1);
+  EXPECT_THAT(report.trailer().reader_warnings(0),
+              HasSubstr("MissingTrailerIsReported.slabtrace"));
+  EXPECT_THAT(report.trailer().reader_warnings(0),
+              ::testing::Not(HasSubstr(path_)));
   EXPECT_EQ(report.validation().events(), 16u);
   EXPECT_EQ(report.sweeps(0).total().live_objects(), 16u);
 }

@@ -166,6 +166,23 @@ TEST_F(SlabOccupancyTest, LargeAllocationIsItsOwnGranule) {
   EXPECT_EQ(c.held_since_marker, 2u);
 }
 
+TEST_F(SlabOccupancyTest, RequestedBytesAreExactForFarBelowClassSize) {
+  // A 1 MiB + 1 request lands in a class far above it: the slack does not
+  // fit the packed value and is kept aside, exactly.
+  const uint64_t size = (uint64_t{1} << 20) + 1;
+  const uint32_t large = geometry_.ClassForSize(size);
+  ASSERT_GT(geometry_.region_size(large) - size, 0xFFFFu);
+  Apply(events_.Alloc(0x7f2000000000, large, size));
+  Apply(events_.Alloc(0x7f3000000000, large, size + 5));
+  EXPECT_EQ(occupancy_.class_counts(large).requested_bytes, 2 * size + 5);
+  Apply(events_.Resize(0x7f2000000000, large, size + 100));
+  EXPECT_EQ(occupancy_.class_counts(large).requested_bytes, 2 * size + 105);
+  Apply(events_.Free(0x7f3000000000, large));
+  Apply(events_.Free(0x7f2000000000, large));
+  EXPECT_EQ(occupancy_.class_counts(large).requested_bytes, 0u);
+  EXPECT_EQ(occupancy_.class_counts(large).live_objects, 0u);
+}
+
 TEST_F(SlabOccupancyTest, InPlaceResizeMovesALargeExtentToItsNewClass) {
   const uint32_t from = geometry_.ClassForSize(20000);
   const uint32_t to = geometry_.ClassForSize(30000);

@@ -41,11 +41,10 @@ void Count(const Event& e, StreamCounts* counts) {
   ++counts->events;
   ++counts->events_by_kind[static_cast<int>(e.kind)];
   // A moving realloc is one call recorded as kAlloc + kFree.
-  const bool second_half = counts->has_previous && e.kind == EventKind::kFree &&
-                           IsReallocApi(e.api) &&
-                           counts->previous.kind == EventKind::kAlloc &&
-                           counts->previous.api == e.api &&
-                           counts->previous.seq + 1 == e.seq;
+  const bool second_half =
+      counts->has_previous && e.kind == EventKind::kFree &&
+      IsReallocApi(e.api) && counts->previous.kind == EventKind::kAlloc &&
+      counts->previous.api == e.api && counts->previous.seq + 1 == e.seq;
   if (!second_half) ++counts->calls_by_api[static_cast<int>(e.api)];
   counts->threads.insert(e.thread);
   counts->previous = e;
@@ -65,9 +64,9 @@ std::string FormatDuration(uint64_t ns) {
 void PrintHeader(const TraceReader& reader) {
   const TraceHeader& h = reader.header();
   std::printf("file:        %s\n", reader.name().c_str());
-  std::printf("format:      slabtrace v%u, recorder %s\n", h.format_version(),
-              h.recorder_version().empty() ? "unknown"
-                                           : h.recorder_version().c_str());
+  std::printf(
+      "format:      slabtrace v%u, recorder %s\n", h.format_version(),
+      h.recorder_version().empty() ? "unknown" : h.recorder_version().c_str());
   std::printf("pid:         %lld\n", static_cast<long long>(h.pid()));
   std::printf("command:     %s\n",
               absl::StrJoin(h.command_line(), " ").c_str());
@@ -94,10 +93,9 @@ void PrintSizeClasses(const TraceHeader& h) {
               "slab_size", "nregs", "ncached_max");
   for (int i = 0; i < h.size_classes_size(); ++i) {
     const SizeClass& c = h.size_classes(i);
-    const std::string ncached =
-        i < h.tcache_ncached_max_size()
-            ? absl::StrCat(h.tcache_ncached_max(i))
-            : "-";
+    const std::string ncached = i < h.tcache_ncached_max_size()
+                                    ? absl::StrCat(h.tcache_ncached_max(i))
+                                    : "-";
     if (c.nregs() == 0) {
       std::printf("  %5u %12llu %10s %6s %11s\n", c.index(),
                   static_cast<unsigned long long>(c.size()), "large", "-",
@@ -148,16 +146,15 @@ std::optional<uint64_t> FromMap(
 
 void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
   const std::optional<TraceTrailer>& trailer = reader.trailer();
-  std::printf("\nevents by kind:\n  %-22s %14s %14s\n", "", "read",
-              "trailer");
+  std::printf("\nevents by kind:\n  %-22s %14s %14s\n", "", "read", "trailer");
   for (int k = 0; k < kNumEventKinds; ++k) {
     const std::string name(EventKindName(static_cast<EventKind>(k)));
     PrintCountRow(name, counts.events_by_kind[k],
                   FromMap(trailer, &TraceTrailer::events_by_kind, name));
   }
-  PrintCountRow("total", counts.events,
-                trailer ? std::optional<uint64_t>(trailer->event_count())
-                        : std::nullopt);
+  PrintCountRow(
+      "total", counts.events,
+      trailer ? std::optional<uint64_t>(trailer->event_count()) : std::nullopt);
 
   std::printf("\ncalls by api:\n  %-22s %14s %14s\n", "", "read", "trailer");
   for (int a = 0; a < kNumAllocApis; ++a) {
@@ -184,13 +181,13 @@ void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
   }
   std::printf("\nfile bytes:  %llu\n",
               static_cast<unsigned long long>(reader.file_size()));
-  std::printf("bytes/event: %s\n",
-              counts.events == 0
-                  ? "n/a"
-                  : absl::StrFormat("%.3f", static_cast<double>(
-                                                reader.file_size()) /
-                                                counts.events)
-                        .c_str());
+  std::printf(
+      "bytes/event: %s\n",
+      counts.events == 0
+          ? "n/a"
+          : absl::StrFormat(
+                "%.3f", static_cast<double>(reader.file_size()) / counts.events)
+                .c_str());
   if (trailer) {
     std::printf("duration:    %s\n",
                 FormatDuration(trailer->end_time_ns()).c_str());

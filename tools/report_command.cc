@@ -17,7 +17,8 @@ constexpr char kSummary[] =
     "Writes one HTML file that opens from disk with no network: the trace's\n"
     "facts; footprint, live bytes and packing bound over time; the drainable\n"
     "slab ratio (DSR) of each placement policy over time; a table per marker\n"
-    "with one row per policy; occupancy histograms of pinned slabs; a slab map\n"
+    "with one row per policy; occupancy histograms of pinned slabs; a slab "
+    "map\n"
     "per marker (every slab of a size class, coloured by occupancy, by\n"
     "address); and per-size-class tables. The end of the trace counts as a\n"
     "last marker named \"end\". Same trace and options: same bytes.";

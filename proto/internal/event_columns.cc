@@ -20,6 +20,26 @@ absl::Status Malformed(const std::string& what) {
   return absl::InvalidArgumentError("malformed column: " + what);
 }
 
+// x / d without a hardware divide (40+ cycles per event otherwise): a
+// multiply by the rounded-up reciprocal gives the quotient or one more,
+// and one multiply-compare corrects it.
+class Divider {
+ public:
+  explicit Divider(uint64_t d)
+      : d_(d), reciprocal_(d <= 1 ? 0 : ~uint64_t{0} / d + 1) {}
+  uint64_t operator()(uint64_t x) const {
+    if (reciprocal_ == 0) return x;
+    uint64_t q = static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(x) * reciprocal_) >> 64);
+    if (static_cast<unsigned __int128>(q) * d_ > x) --q;
+    return q;
+  }
+
+ private:
+  uint64_t d_;
+  uint64_t reciprocal_;
+};
+
 }  // namespace
 
 ChunkEncoder::ChunkEncoder(std::vector<uint64_t> class_sizes)
@@ -30,9 +50,8 @@ ChunkEncoder::ChunkEncoder(std::vector<uint64_t> class_sizes)
 void ChunkEncoder::Encode(absl::Span<const Event> events,
                           uint64_t time_resolution_ns) {
   const size_t n = events.size();
-  const size_t capacity =
-      format::kNumColumns * format::kColumnLengthBytes +
-      n * (1 + (format::kNumColumns - 1) * kMaxVarintBytes);
+  const size_t capacity = format::kNumColumns * format::kColumnLengthBytes +
+                          n * (1 + (format::kNumColumns - 1) * kMaxVarintBytes);
   if (buffer_.size() < capacity) buffer_.resize(capacity);
 
   bool aligned = true;
@@ -58,8 +77,9 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
   });
   column([&] {
     uint64_t previous = 0;
+    const Divider divide(time_resolution_ns);
     for (const Event& e : events) {
-      const uint64_t t = e.time_ns / time_resolution_ns;
+      const uint64_t t = divide(e.time_ns);
       p = PutVarint(p, ZigZag(static_cast<int64_t>(t - previous)));
       previous = t;
     }
@@ -143,8 +163,8 @@ absl::Status ChunkDecoder::Decode(const uint8_t* data, size_t size,
     return Malformed(
         absl::StrFormat("%d unused bytes after the columns", data_end - p));
   }
-  const size_t kind_bytes = c.end[format::kKindApiColumn] -
-                            c.begin[format::kKindApiColumn];
+  const size_t kind_bytes =
+      c.end[format::kKindApiColumn] - c.begin[format::kKindApiColumn];
   if (kind_bytes != count) {
     return Malformed(absl::StrFormat("kind column has %d bytes for %d events",
                                      kind_bytes, count));
@@ -155,15 +175,15 @@ absl::Status ChunkDecoder::Decode(const uint8_t* data, size_t size,
   constexpr uint32_t kBlock = 512;
   for (uint32_t begin = 0; begin < count; begin += kBlock) {
     const uint32_t n = std::min(kBlock, count - begin);
-    absl::Status status =
-        DecodeBlock(c, begin, n, first_seq, ptr_shift, out + begin, kind_counts);
+    absl::Status status = DecodeBlock(c, begin, n, first_seq, ptr_shift,
+                                      out + begin, kind_counts);
     if (!status.ok()) return status;
   }
   for (int i = format::kTimeColumn; i < format::kNumColumns; ++i) {
     if (c.at[i] != c.end[i]) {
-      return Malformed(absl::StrFormat(
-          "column %d has %d bytes beyond its %d events", i, c.end[i] - c.at[i],
-          count));
+      return Malformed(
+          absl::StrFormat("column %d has %d bytes beyond its %d events", i,
+                          c.end[i] - c.at[i], count));
     }
   }
   return absl::OkStatus();
@@ -192,7 +212,8 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   uint64_t v;
   const uint8_t*& time = c.at[format::kTimeColumn];
   for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&time, c.end[format::kTimeColumn], &v)) return overrun(i);
+    if (!GetVarintFast(&time, c.end[format::kTimeColumn], &v))
+      return overrun(i);
     c.time += static_cast<uint64_t>(UnZigZag(v));
     out[i].time_ns = c.time * time_resolution_ns_;
   }
@@ -221,7 +242,8 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   }
   const uint8_t*& size = c.at[format::kSizeColumn];
   for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&size, c.end[format::kSizeColumn], &v)) return overrun(i);
+    if (!GetVarintFast(&size, c.end[format::kSizeColumn], &v))
+      return overrun(i);
     out[i].size = out[i].kind == EventKind::kFree
                       ? v
                       : class_sizes_[out[i].size_class] -

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "proto/event.h"
+#include "proto/internal/frame.h"
 #include "proto/slab_geometry.h"
 
 namespace slabtrace {
@@ -39,11 +40,11 @@ class ChunkEncoder {
 
  private:
   std::vector<uint64_t> class_sizes_;
-  std::vector<uint8_t> buffer_;
+  ByteBuffer buffer_;
   size_t size_ = 0;
   uint32_t flags_ = 0;
-  std::vector<uint64_t> last_ptr_;      // per size class.
-  std::vector<uint16_t> touched_;       // classes to reset next chunk.
+  std::vector<uint64_t> last_ptr_;  // per size class.
+  std::vector<uint16_t> touched_;   // classes to reset next chunk.
 };
 
 // Decodes chunks; reuses its per-class state from one chunk to the next.

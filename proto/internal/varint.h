@@ -30,7 +30,9 @@ inline uint8_t* PutVarint(uint8_t* p, uint64_t v) {
 
 // Reads one varint from [*p, end). On success advances *p and returns true;
 // returns false when the varint runs past `end` or past 64 bits.
-__attribute__((always_inline)) inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
+__attribute__((always_inline)) inline bool GetVarint(const uint8_t** p,
+                                                     const uint8_t* end,
+                                                     uint64_t* v) {
   const uint8_t* q = *p;
   if (q < end && *q < 0x80) {  // the common one-byte case.
     *v = *q;
@@ -56,7 +58,9 @@ __attribute__((always_inline)) inline bool GetVarint(const uint8_t** p, const ui
 // Same contract as GetVarint, faster on columns of mixed lengths: with 8
 // bytes of column left it decodes up to 8-byte varints without a branch per
 // byte.
-__attribute__((always_inline)) inline bool GetVarintFast(const uint8_t** p, const uint8_t* end, uint64_t* v) {
+__attribute__((always_inline)) inline bool GetVarintFast(const uint8_t** p,
+                                                         const uint8_t* end,
+                                                         uint64_t* v) {
   const uint8_t* q = *p;
   if (q < end && *q < 0x80) {
     *v = *q;

@@ -11,8 +11,9 @@ namespace {
 
 TEST(VarintTest, RoundTripsEveryLengthWithBothDecoders) {
   std::mt19937_64 rng(1);
-  std::vector<uint64_t> values = {0, 1, 127, 128, 16383, 16384, ~0ull,
-                                  1ull << 63, (1ull << 56) - 1, 1ull << 56};
+  std::vector<uint64_t> values = {
+      0,         1, 127, 128, 16383, 16384, ~0ull, 1ull << 63, (1ull << 56) - 1,
+      1ull << 56};
   for (int i = 0; i < 10000; ++i) values.push_back(rng() >> (rng() % 64));
   std::vector<uint8_t> buffer(values.size() * kMaxVarintBytes);
   uint8_t* end = buffer.data();

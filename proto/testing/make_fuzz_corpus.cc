@@ -27,7 +27,9 @@ TraceHeader TinyHeader() {
     c->set_index(i);
     c->set_size(sizes[i]);
     if (i < 4) {
-      const uint64_t slab = sizes[i] == 48 ? 12288 : sizes[i] == 1280 ? 20480 : 4096;
+      const uint64_t slab = sizes[i] == 48     ? 12288
+                            : sizes[i] == 1280 ? 20480
+                                               : 4096;
       c->set_slab_size(slab);
       c->set_nregs(static_cast<uint32_t>(slab / sizes[i]));
     }
@@ -66,8 +68,7 @@ int Main(int argc, char** argv) {
   ok &= Save(dir, "flipped_byte.slabtrace", flipped);
   ok &= Save(dir, "single_event.slabtrace",
              *WriteTrace(RandomTraceItems(2, 1, tiny), tiny, {}));
-  ok &= Save(dir, "empty_stream.slabtrace",
-             *WriteTrace({}, tiny, {}));
+  ok &= Save(dir, "empty_stream.slabtrace", *WriteTrace({}, tiny, {}));
 
   // Redis-like events over the full jemalloc geometry.
   const TraceHeader full = JemallocTestHeader();

@@ -27,7 +27,8 @@ namespace {
 class LiveCounter {
  public:
   explicit LiveCounter(const SlabGeometry* geometry)
-      : geometry_(geometry), regs_(geometry->num_classes(), 0),
+      : geometry_(geometry),
+        regs_(geometry->num_classes(), 0),
         slabs_(geometry->num_classes(), 0) {}
 
   void Apply(const Event& e) {
@@ -137,7 +138,8 @@ int Main(int argc, char** argv) {
       marker.set_seq(e.seq + 1);
       marker.set_time_ns(e.time_ns);
       marker.set_label(phases[phase - 1]);
-      *marker.mutable_stats() = live.Stats(static_cast<uint32_t>(threads.size()));
+      *marker.mutable_stats() =
+          live.Stats(static_cast<uint32_t>(threads.size()));
       (void)(*writer)->AddMarker(marker);
     }
   }

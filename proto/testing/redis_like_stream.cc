@@ -195,7 +195,8 @@ class RedisLikeStream::Impl {
     const uint32_t main = 0;
     // Temporaries: argv objects and strings.
     const int temps = 1 + static_cast<int>(Uniform(4));
-    for (int i = 0; i < temps; ++i) temps_.push_back(Allocate(main, SmallSize()));
+    for (int i = 0; i < temps; ++i)
+      temps_.push_back(Allocate(main, SmallSize()));
     const uint64_t r = Uniform(100);
     const bool full = keys_.size() >= options_.max_live_objects;
     if (r < 45 && !full) {

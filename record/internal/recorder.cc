@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -346,6 +347,13 @@ Slot* SlotWriter::WaitForSpace() {
         (recorder.writer_start.load() != 1 || round > 100000)) {
       recorder.lost_slots.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
+    }
+    if (round == 20000 && getenv("SLABTRACE_DEBUG") != nullptr) {
+      char text[160];
+      snprintf(text, sizeof(text), "ring %p capacity %u shared %d thread %u",
+               static_cast<void*>(ring_), ring_->capacity(), ts_.shared,
+               ts_.thread);
+      WriteError("producer waits for space: ", text);
     }
     if (round < 64) {
       sched_yield();

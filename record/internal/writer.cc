@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -48,10 +49,11 @@ struct PendingMarker {
 // One entry of the output queue. Events normally go straight to the file;
 // they wait here only behind a moving realloc whose place is not known yet.
 struct StagedItem {
-  enum class Type { kEvent, kMarker, kMove };
+  enum class Type { kEvent, kMarker, kMove, kDone };
   Type type = Type::kEvent;
-  Event event;       // kEvent; kMove: kAlloc of the new block.
-  Event free_event;  // kMove: kFree of the old block.
+  bool resolved = false;  // kMove: its continuation has arrived.
+  Event event;            // kEvent; kMove: kAlloc of the new block.
+  Event free_event;       // kMove: kFree of the old block.
   uint64_t move_ticket = 0;
   std::unique_ptr<PendingMarker> marker;
 };
@@ -82,6 +84,7 @@ class RecordingWriter {
   void Consume(const Slot& slot);
   void Stage(StagedItem item);
   void ResolveMove(uint64_t move_ticket);
+  void FollowFree(uint64_t new_block);
   void EmitReady(bool everything);
   void Emit(Event event);
   void EmitMarker(PendingMarker& marker);
@@ -101,7 +104,12 @@ class RecordingWriter {
   uint64_t calls_[kNumAllocApis][kNumOutcomes] = {};
   std::unique_ptr<PendingMarker> pending_marker_;
   std::deque<StagedItem> staged_;
+  uint64_t staged_popped_ = 0;  // absolute index of staged_.front().
   int unresolved_moves_ = 0;
+  // Unresolved moves: first ticket -> absolute index of its item, and
+  // new block address -> first ticket.
+  absl::flat_hash_map<uint64_t, uint64_t> move_at_;
+  absl::flat_hash_map<uint64_t, uint64_t> move_of_new_block_;
   bool reported_error_ = false;
   std::string incomplete_reason_;
 };
@@ -241,7 +249,10 @@ void RecordingWriter::Consume(const Slot& slot) {
       item.type = StagedItem::Type::kMove;
       item.move_ticket = slot.ticket;
       ++unresolved_moves_;
-      break;
+      move_of_new_block_[slot.ptr] = slot.ticket;
+      move_at_[slot.ticket] = staged_popped_ + staged_.size();
+      staged_.push_back(std::move(item));
+      return;
     }
     case SlotType::kContinuation:
       ResolveMove(slot.aux);
@@ -257,17 +268,17 @@ void RecordingWriter::Stage(StagedItem item) {
   if (unresolved_moves_ == 0 && staged_.empty()) {
     if (item.type == StagedItem::Type::kEvent) {
       Emit(item.event);
-      return;
-    }
-    if (item.type == StagedItem::Type::kMarker) {
+    } else {
       EmitMarker(*item.marker);
-      return;
     }
+    return;
   }
+  const bool frees_a_new_block = item.type == StagedItem::Type::kEvent &&
+                                 item.event.kind == EventKind::kFree &&
+                                 move_of_new_block_.contains(item.event.ptr);
+  const uint64_t freed = item.event.ptr;
   staged_.push_back(std::move(item));
-  if (staged_.size() == 200000 && getenv("SLABTRACE_DEBUG") != nullptr) {
-    DumpState();
-  }
+  if (frees_a_new_block) FollowFree(freed);
 }
 
 // ReallocPlacement: a moving realloc took ticket T1 before the real call
@@ -277,33 +288,29 @@ void RecordingWriter::Stage(StagedItem item) {
 // Every such free of the new block precedes every such reuse of the old
 // one in time, hence in ticket order, so placing kAlloc(new), kFree(old)
 // right after the last free of the new block in (T1, T2) is consistent for
-// both addresses.
+// both addresses. The pair's item is moved behind each such free as it is
+// staged (the old position becomes kDone), so placement costs O(1).
+void RecordingWriter::FollowFree(uint64_t new_block) {
+  const uint64_t ticket = move_of_new_block_[new_block];
+  uint64_t& at = move_at_[ticket];
+  StagedItem& old_place = staged_[at - staged_popped_];
+  StagedItem moved;
+  moved.type = StagedItem::Type::kMove;
+  moved.event = old_place.event;
+  moved.free_event = old_place.free_event;
+  moved.move_ticket = ticket;
+  old_place.type = StagedItem::Type::kDone;
+  at = staged_popped_ + staged_.size();
+  staged_.push_back(std::move(moved));
+}
+
 void RecordingWriter::ResolveMove(uint64_t move_ticket) {
-  size_t at = 0;
-  while (at < staged_.size() &&
-         !(staged_[at].type == StagedItem::Type::kMove &&
-           staged_[at].move_ticket == move_ticket)) {
-    ++at;
-  }
-  if (at == staged_.size()) return;
-  StagedItem move = std::move(staged_[at]);
-  size_t place = at + 1;
-  for (size_t i = at + 1; i < staged_.size(); ++i) {
-    const StagedItem& item = staged_[i];
-    if ((item.type == StagedItem::Type::kEvent &&
-         item.event.kind == EventKind::kFree &&
-         item.event.ptr == move.event.ptr) ||
-        (item.type == StagedItem::Type::kMove &&
-         item.free_event.ptr == move.event.ptr)) {
-      place = i + 1;
-    }
-  }
-  StagedItem alloc_item, free_item;
-  alloc_item.event = move.event;
-  free_item.event = move.free_event;
-  staged_.insert(staged_.begin() + place, std::move(free_item));
-  staged_.insert(staged_.begin() + place, std::move(alloc_item));
-  staged_.erase(staged_.begin() + at);
+  auto it = move_at_.find(move_ticket);
+  if (it == move_at_.end()) return;  // recording stopped in between.
+  StagedItem& item = staged_[it->second - staged_popped_];
+  item.resolved = true;
+  move_of_new_block_.erase(item.event.ptr);
+  move_at_.erase(it);
   --unresolved_moves_;
   EmitReady(false);
 }
@@ -311,17 +318,28 @@ void RecordingWriter::ResolveMove(uint64_t move_ticket) {
 void RecordingWriter::EmitReady(bool everything) {
   while (!staged_.empty()) {
     StagedItem& item = staged_.front();
-    if (item.type == StagedItem::Type::kMove) {
-      if (!everything) return;
-      Emit(item.event);
-      Emit(item.free_event);
-      --unresolved_moves_;
-    } else if (item.type == StagedItem::Type::kMarker) {
-      EmitMarker(*item.marker);
-    } else {
-      Emit(item.event);
+    switch (item.type) {
+      case StagedItem::Type::kMove:
+        if (!item.resolved && !everything) return;
+        Emit(item.event);
+        Emit(item.free_event);
+        if (!item.resolved) --unresolved_moves_;
+        break;
+      case StagedItem::Type::kMarker:
+        EmitMarker(*item.marker);
+        break;
+      case StagedItem::Type::kEvent:
+        Emit(item.event);
+        break;
+      case StagedItem::Type::kDone:
+        break;
     }
     staged_.pop_front();
+    ++staged_popped_;
+  }
+  if (everything) {
+    move_at_.clear();
+    move_of_new_block_.clear();
   }
 }
 

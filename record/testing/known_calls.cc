@@ -8,7 +8,7 @@
 // process calls), free each other's blocks and grow realloc chains; it
 // writes "count <api>[.<outcome>] <n>" lines with its exact call counts.
 // --churn=N adds N malloc/free pairs; --forever churns until killed.
-// --fork forks a child that allocates three blocks of 3333 bytes, frees
+// --fork forks a child that allocates three blocks of 33333 bytes, frees
 // them and exits; the parent waits for it.
 //
 // Output is written with write(2) from a fixed buffer so that the program's
@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
     if (child == 0) {
       void* blocks[3];
       for (void*& block : blocks) {
-        block = malloc(3333);
+        block = malloc(33333);
         Escape(block);
       }
       for (void* block : blocks) free(block);

@@ -1,15 +1,16 @@
-// AddressOrderedSlabs is the index first-fit style policies share: the
-// partially filled slabs (0 < fill < capacity) of each size class, ordered
-// by (address, index). A policy forwards its fill notifications here and
-// asks for the lowest one.
+// AddressOrderedSet is the index first-fit style policies share: the
+// partially filled slabs (0 < fill < capacity) of one size class, lowest
+// address first. A policy forwards its fill notifications here and asks for
+// the lowest one. It relies on allocator-assigned addresses (index order is
+// address order; see IndexSet), so policies placing at explicit addresses
+// cannot use it.
 
 #ifndef SLABTRACE_SIM_INTERNAL_ADDRESS_ORDERED_SLABS_H_
 #define SLABTRACE_SIM_INTERNAL_ADDRESS_ORDERED_SLABS_H_
 
 #include <cstdint>
-#include <utility>
 
-#include "absl/container/btree_set.h"
+#include "sim/internal/index_set.h"
 #include "sim/placement_policy.h"
 #include "sim/slab_table.h"
 
@@ -27,22 +28,21 @@ class AddressOrderedSet {
     const bool is = Partial(slabs.fill(slab), slabs.capacity());
     if (was == is) return;
     if (is) {
-      set_.insert({slabs.address(slab), slab});
+      set_.Insert(slab);
     } else {
-      set_.erase({slabs.address(slab), slab});
+      set_.Erase(slab);
     }
   }
-  void Remove(const SlabTable& slabs, uint32_t slab) {
-    set_.erase({slabs.address(slab), slab});
-  }
+  void Remove(const SlabTable&, uint32_t slab) { set_.Erase(slab); }
   bool empty() const { return set_.empty(); }
   // The lowest-address partial slab, or SlabChoice::kNewSlab.
   uint32_t Lowest() const {
-    return set_.empty() ? SlabChoice::kNewSlab : set_.begin()->second;
+    static_assert(IndexSet::kNone == SlabChoice::kNewSlab);
+    return set_.First();
   }
 
  private:
-  absl::btree_set<std::pair<uint64_t, uint32_t>> set_;
+  IndexSet set_;
 };
 
 }  // namespace sim_internal

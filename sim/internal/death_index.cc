@@ -1,19 +1,17 @@
 #include "sim/internal/death_index.h"
 
 #include "absl/strings/str_cat.h"
+#include "sim/internal/object_table.h"
 
 namespace slabtrace {
 namespace sim_internal {
 
 absl::StatusOr<DeathIndex> DeathIndex::Build(ObjectStream& stream) {
   DeathIndex index;
-  // Live object id -> its allocation ordinal, and whether it resized.
-  struct Live {
-    uint64_t ordinal;
-    uint64_t alloc_seq;
-    bool resized;
-  };
-  absl::flat_hash_map<uint64_t, Live> live;
+  // Live object id (= its allocation seq) -> allocation ordinal, with
+  // kResizedBit set once it changed class in place.
+  constexpr uint64_t kResizedBit = uint64_t{1} << 63;
+  ObjectTable live;
   ObjectEvent event;
   while (true) {
     absl::StatusOr<bool> more = stream.Next(&event);
@@ -21,35 +19,34 @@ absl::StatusOr<DeathIndex> DeathIndex::Build(ObjectStream& stream) {
     if (!*more) break;
     switch (event.kind) {
       case ObjectEvent::Kind::kAlloc:
-        live[event.object_id] =
-            Live{index.distance_.size(), event.seq, false};
+        live.Insert(event.object_id, index.distance_.size());
         index.distance_.push_back(kNeverDistance);
         break;
       case ObjectEvent::Kind::kResize: {
-        auto it = live.find(event.object_id);
-        if (it != live.end() && event.size_class != event.old_size_class) {
-          it->second.resized = true;
+        uint64_t value;
+        if (live.Find(event.object_id, &value) &&
+            event.size_class != event.old_size_class) {
+          live.Update(event.object_id, value | kResizedBit);
           index.resized_[event.object_id] = kNever;
         }
         break;
       }
       case ObjectEvent::Kind::kFree: {
-        auto it = live.find(event.object_id);
-        if (it == live.end()) {
+        uint64_t value;
+        if (!live.Take(event.object_id, &value)) {
           return absl::InvalidArgumentError(
               absl::StrCat("event seq ", event.seq, ": free of object ",
                            event.object_id, " that is not live"));
         }
-        const uint64_t distance = event.seq - it->second.alloc_seq;
+        const uint64_t ordinal = value & ~kResizedBit;
+        const uint64_t distance = event.seq - event.object_id;
         if (distance >= kFarDistance) {
-          index.distance_[it->second.ordinal] = kFarDistance;
-          index.far_[it->second.ordinal] = event.seq;
+          index.distance_[ordinal] = kFarDistance;
+          index.far_[ordinal] = event.seq;
         } else {
-          index.distance_[it->second.ordinal] =
-              static_cast<uint32_t>(distance);
+          index.distance_[ordinal] = static_cast<uint32_t>(distance);
         }
-        if (it->second.resized) index.resized_[event.object_id] = event.seq;
-        live.erase(it);
+        if (value & kResizedBit) index.resized_[event.object_id] = event.seq;
         break;
       }
       case ObjectEvent::Kind::kMarker:

@@ -4,9 +4,10 @@
 // the simulation pass.
 //
 // Memory: 4 bytes per allocation (free seq - alloc seq; the rare distance
-// of 2^32 or more goes to a side map) plus, while building, one hash-map
-// entry per object live at the same time; objects that change size class
-// in place (resize) keep an entry keyed by object id.
+// of 2^32 or more goes to a side map) plus, while building, an ObjectTable
+// of the objects live at the same time; objects that change size class in
+// place (resize) keep an entry keyed by object id. Object ids are the
+// allocating event's seq (replay/object_stream.h), which the distance uses.
 
 #ifndef SLABTRACE_SIM_INTERNAL_DEATH_INDEX_H_
 #define SLABTRACE_SIM_INTERNAL_DEATH_INDEX_H_

@@ -1,15 +1,16 @@
 // best-fit (fullest non-full slab first, as TCMalloc prioritises spans) and
 // worst-fit (emptiest non-full slab first). Ties go to the lowest address.
-// Partial slabs sit in one address-ordered bucket per fill count, with a
-// bitmap of non-empty buckets, so a choice costs a bitmap scan and a
-// fill change two ordered-set updates.
+// Partial slabs sit in one bucket per fill count (an IndexSet: lowest index
+// is lowest address, as the allocator assigns the addresses), with a bitmap
+// of non-empty buckets, so a choice costs two bitmap scans and a fill change
+// two bit flips.
 
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_set.h"
 #include "sim/internal/address_ordered_set.h"
+#include "sim/internal/index_set.h"
 #include "sim/policy_registry.h"
 
 namespace slabtrace {
@@ -21,20 +22,18 @@ class FillBuckets {
  public:
   void Insert(const SlabTable& slabs, uint32_t slab, uint32_t fill) {
     Grow(slabs.capacity());
-    buckets_[fill].insert({slabs.address(slab), slab});
+    buckets_[fill].Insert(slab);
     nonempty_[fill / 64] |= uint64_t{1} << (fill % 64);
   }
   void Erase(const SlabTable& slabs, uint32_t slab, uint32_t fill) {
     auto& bucket = buckets_[fill];
-    bucket.erase({slabs.address(slab), slab});
+    bucket.Erase(slab);
     if (bucket.empty()) nonempty_[fill / 64] &= ~(uint64_t{1} << (fill % 64));
   }
   uint32_t Fullest() const {
     for (size_t w = nonempty_.size(); w-- > 0;) {
       if (nonempty_[w] != 0) {
-        return buckets_[w * 64 + 63 - __builtin_clzll(nonempty_[w])]
-            .begin()
-            ->second;
+        return buckets_[w * 64 + 63 - __builtin_clzll(nonempty_[w])].First();
       }
     }
     return SlabChoice::kNewSlab;
@@ -42,9 +41,7 @@ class FillBuckets {
   uint32_t Emptiest() const {
     for (size_t w = 0; w < nonempty_.size(); ++w) {
       if (nonempty_[w] != 0) {
-        return buckets_[w * 64 + __builtin_ctzll(nonempty_[w])]
-            .begin()
-            ->second;
+        return buckets_[w * 64 + __builtin_ctzll(nonempty_[w])].First();
       }
     }
     return SlabChoice::kNewSlab;
@@ -56,7 +53,7 @@ class FillBuckets {
     buckets_.resize(capacity);
     nonempty_.resize(capacity / 64 + 1);
   }
-  std::vector<absl::btree_set<std::pair<uint64_t, uint32_t>>> buckets_;
+  std::vector<sim_internal::IndexSet> buckets_;
   std::vector<uint64_t> nonempty_;
 };
 

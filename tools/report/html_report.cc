@@ -115,29 +115,28 @@ const char* PolicyColour(const ReportTimeline& t, const std::string& name,
 
 void AppendHeader(const ReportInput& input, std::string* out) {
   const ReportFacts& f = input.facts;
-  const double duration =
-      f.last_time_ns > f.first_time_ns
-          ? (f.last_time_ns - f.first_time_ns) / 1e9
-          : 0;
-  std::string allocator = HtmlEscape(f.allocator.empty() ? "unknown"
-                                                          : f.allocator);
+  const double duration = f.last_time_ns > f.first_time_ns
+                              ? (f.last_time_ns - f.first_time_ns) / 1e9
+                              : 0;
+  std::string allocator =
+      HtmlEscape(f.allocator.empty() ? "unknown" : f.allocator);
   if (!f.allocator_version.empty()) {
     absl::StrAppend(&allocator, " ", HtmlEscape(f.allocator_version));
   }
-  absl::StrAppend(
-      out, "<header><h1>slabtrace report <span class=\"file\">",
-      HtmlEscape(f.file), "</span></h1>\n<dl class=\"facts\">",
-      "<div><dt>program</dt><dd class=\"program\">",
-      HtmlEscape(f.program.empty() ? "(unknown)" : f.program), "</dd></div>",
-      "<div><dt>duration</dt><dd>", FormatQuantity(duration, Unit::kSeconds),
-      "</dd></div><div><dt>events</dt><dd>",
-      Count(static_cast<double>(f.events)),
-      "</dd></div><div><dt>threads</dt><dd>", f.threads,
-      "</dd></div><div><dt>allocator</dt><dd>", allocator,
-      "</dd></div><div><dt>page size</dt><dd>",
-      Bytes(static_cast<double>(f.page_size)),
-      "</dd></div><div><dt>markers</dt><dd>", input.markers.size(),
-      "</dd></div></dl>\n");
+  absl::StrAppend(out, "<header><h1>slabtrace report <span class=\"file\">",
+                  HtmlEscape(f.file), "</span></h1>\n<dl class=\"facts\">",
+                  "<div><dt>program</dt><dd class=\"program\">",
+                  HtmlEscape(f.program.empty() ? "(unknown)" : f.program),
+                  "</dd></div>", "<div><dt>duration</dt><dd>",
+                  FormatQuantity(duration, Unit::kSeconds),
+                  "</dd></div><div><dt>events</dt><dd>",
+                  Count(static_cast<double>(f.events)),
+                  "</dd></div><div><dt>threads</dt><dd>", f.threads,
+                  "</dd></div><div><dt>allocator</dt><dd>", allocator,
+                  "</dd></div><div><dt>page size</dt><dd>",
+                  Bytes(static_cast<double>(f.page_size)),
+                  "</dd></div><div><dt>markers</dt><dd>", input.markers.size(),
+                  "</dd></div></dl>\n");
 }
 
 // One sentence a reader gets the point from: the state at the last marker,
@@ -170,14 +169,16 @@ void AppendHeadline(const ReportInput& input, int64_t chosen,
                     " full</b>. ");
   }
   if (!last.policies.empty()) {
-    absl::StrAppend(out, "<br>Drainable slab ratio since the previous "
-                         "marker: ");
+    absl::StrAppend(out,
+                    "<br>Drainable slab ratio since the previous "
+                    "marker: ");
     for (size_t p = 0; p < last.policies.size(); ++p) {
       const PolicyAtMarker& row = last.policies[p];
-      absl::StrAppend(out, p ? ", " : "", "<span class=\"swatch\" style=\"background:",
-                      PolicyColour(input.timeline, row.policy, p), "\"></span>", HtmlEscape(row.policy),
-                      " <b>", row.dsr_defined ? Percent(row.dsr) : "n/a",
-                      "</b>");
+      absl::StrAppend(out, p ? ", " : "",
+                      "<span class=\"swatch\" style=\"background:",
+                      PolicyColour(input.timeline, row.policy, p), "\"></span>",
+                      HtmlEscape(row.policy), " <b>",
+                      row.dsr_defined ? Percent(row.dsr) : "n/a", "</b>");
     }
     absl::StrAppend(out, ".");
   }
@@ -211,8 +212,7 @@ void NestWidths(std::vector<LineSeries>* series) {
 }
 
 void AppendMemoryTimeline(const ReportInput& input, const Clock& clock,
-                          const HtmlReportOptions& options,
-                          std::string* out) {
+                          const HtmlReportOptions& options, std::string* out) {
   const ReportTimeline& t = input.timeline;
   const std::vector<double> x = Seconds(t.time_ns, clock);
   LineChartSpec spec;
@@ -301,12 +301,11 @@ void AppendPolicyFootprint(const ReportInput& input, const Clock& clock,
   spec.height = 300;
   spec.max_points_per_series = options.max_points_per_series;
   for (size_t p = 0; p < t.policies.size(); ++p) {
-    spec.series.push_back(
-        {t.policies[p], SeriesColour(p), x,
-         Column(p < t.policy_footprint_bytes.size()
-                    ? t.policy_footprint_bytes[p]
-                    : std::vector<double>{},
-                x.size())});
+    spec.series.push_back({t.policies[p], SeriesColour(p), x,
+                           Column(p < t.policy_footprint_bytes.size()
+                                      ? t.policy_footprint_bytes[p]
+                                      : std::vector<double>{},
+                                  x.size())});
   }
   NestWidths(&spec.series);
   spec.markers = MarkerLines(input, clock);
@@ -321,9 +320,8 @@ void AppendPolicyFootprint(const ReportInput& input, const Clock& clock,
       "policy keeps pinned, on the same traffic. A policy that groups "
       "objects by when they die falls with the live bytes after a delete; "
       "one that scatters them stays flat.",
-      t.policies.empty()
-          ? " No policies were simulated (run with --policies)."
-          : "",
+      t.policies.empty() ? " No policies were simulated (run with --policies)."
+                         : "",
       "</p>\n", RenderLineChart(spec), "</section>\n");
 }
 
@@ -342,19 +340,22 @@ std::string RatioCell(double dsr, bool defined) {
 
 void AppendPolicyTables(const ReportInput& input, const Clock& clock,
                         std::string* out) {
-  absl::StrAppend(out,
-                  "<section id=\"markers\"><h2>Policies at each marker</h2>"
-                  "<p class=\"caption\">DSR over the window since the previous "
-                  "marker; footprint ratio against the recorded placement.</p>\n");
+  absl::StrAppend(
+      out,
+      "<section id=\"markers\"><h2>Policies at each marker</h2>"
+      "<p class=\"caption\">DSR over the window since the previous "
+      "marker; footprint ratio against the recorded placement.</p>\n");
   for (size_t m = 0; m < input.markers.size(); ++m) {
     const MarkerReport& marker = input.markers[m];
-    absl::StrAppend(out, "<h3>", Quoted(marker.label), " <span class=\"when\">at ",
-                    FormatQuantity(clock.Seconds(marker.time_ns), Unit::kSeconds),
-                    ", event ", Count(static_cast<double>(marker.event_index)),
-                    "</span></h3>\n");
+    absl::StrAppend(
+        out, "<h3>", Quoted(marker.label), " <span class=\"when\">at ",
+        FormatQuantity(clock.Seconds(marker.time_ns), Unit::kSeconds),
+        ", event ", Count(static_cast<double>(marker.event_index)),
+        "</span></h3>\n");
     if (marker.policies.empty()) {
-      absl::StrAppend(out, "<p class=\"none\">No policy results at this "
-                           "marker.</p>\n");
+      absl::StrAppend(out,
+                      "<p class=\"none\">No policy results at this "
+                      "marker.</p>\n");
       continue;
     }
     absl::StrAppend(
@@ -364,20 +365,24 @@ void AppendPolicyTables(const ReportInput& input, const Clock& clock,
         "<th>stranded</th><th>vs recorded</th></tr></thead><tbody>\n");
     for (size_t p = 0; p < marker.policies.size(); ++p) {
       const PolicyAtMarker& row = marker.policies[p];
-      absl::StrAppend(
-          out, "<tr><td><span class=\"swatch\" style=\"background:",
-          PolicyColour(input.timeline, row.policy, p), "\"></span>", HtmlEscape(row.policy), "</td>",
-          RatioCell(row.dsr, row.dsr_defined), "<td class=\"num\">",
-          Count(static_cast<double>(row.held_granules)), "</td><td class=\"num\">",
-          Count(static_cast<double>(row.pinned_slabs)), "</td><td class=\"num\">",
-          Bytes(static_cast<double>(row.footprint_bytes)),
-          "</td><td class=\"num\">",
-          Bytes(static_cast<double>(row.peak_footprint_bytes)),
-          "</td><td class=\"num\">",
-          Bytes(static_cast<double>(row.stranded_bytes)), "</td><td class=\"num\">",
-          row.footprint_ratio > 0 ? absl::StrFormat("%.3f\xC3\x97", row.footprint_ratio)
-                                  : "n/a",
-          "</td></tr>\n");
+      absl::StrAppend(out, "<tr><td><span class=\"swatch\" style=\"background:",
+                      PolicyColour(input.timeline, row.policy, p), "\"></span>",
+                      HtmlEscape(row.policy), "</td>",
+                      RatioCell(row.dsr, row.dsr_defined), "<td class=\"num\">",
+                      Count(static_cast<double>(row.held_granules)),
+                      "</td><td class=\"num\">",
+                      Count(static_cast<double>(row.pinned_slabs)),
+                      "</td><td class=\"num\">",
+                      Bytes(static_cast<double>(row.footprint_bytes)),
+                      "</td><td class=\"num\">",
+                      Bytes(static_cast<double>(row.peak_footprint_bytes)),
+                      "</td><td class=\"num\">",
+                      Bytes(static_cast<double>(row.stranded_bytes)),
+                      "</td><td class=\"num\">",
+                      row.footprint_ratio > 0
+                          ? absl::StrFormat("%.3f\xC3\x97", row.footprint_ratio)
+                          : "n/a",
+                      "</td></tr>\n");
     }
     absl::StrAppend(out, "</tbody></table>\n");
   }
@@ -395,8 +400,8 @@ void AppendHistogram(const ReportInput& input, std::string* out) {
   spec.y_title = "pinned slabs";
   spec.width = kPageWidth;
   for (int b = 0; b < kReportHistogramBuckets; ++b) {
-    spec.categories.push_back(absl::StrFormat("%d\xE2\x80\x93%d %%", b * 10,
-                                              b * 10 + 10));
+    spec.categories.push_back(
+        absl::StrFormat("%d\xE2\x80\x93%d %%", b * 10, b * 10 + 10));
   }
   for (size_t m = 0; m < input.markers.size(); ++m) {
     BarSeries series{input.markers[m].label, SeriesColour(m), {}};
@@ -453,12 +458,13 @@ std::vector<double> CellFills(const SlabMapData& map, size_t group) {
 std::string SlabMapLegend() {
   std::string out = "<div class=\"maplegend\">occupancy: ";
   for (int b = 0; b < kOccupancyBuckets; ++b) {
-    absl::StrAppend(&out, "<span class=\"swatch\" style=\"background:",
-                    OccupancyColour(b), "\"></span>", b * 10, "\xE2\x80\x93",
-                    b * 10 + 10, "% ");
+    absl::StrAppend(
+        &out, "<span class=\"swatch\" style=\"background:", OccupancyColour(b),
+        "\"></span>", b * 10, "\xE2\x80\x93", b * 10 + 10, "% ");
   }
-  absl::StrAppend(&out, "<span class=\"swatch empty\"></span>empty "
-                        "(drainable)</div>\n");
+  absl::StrAppend(&out,
+                  "<span class=\"swatch empty\"></span>empty "
+                  "(drainable)</div>\n");
   return out;
 }
 
@@ -481,15 +487,17 @@ void AppendSlabMaps(const ReportInput& input, const Clock& clock,
       "of its regions that hold live objects: a page of half-height cells "
       "means every slab is half full, so none can be given back.</p>\n");
   if (maps == 0) {
-    absl::StrAppend(out, "<p class=\"none\">No slab maps in this report.</p>"
-                         "</section>\n");
+    absl::StrAppend(out,
+                    "<p class=\"none\">No slab maps in this report.</p>"
+                    "</section>\n");
     return;
   }
   const size_t budget = std::max<size_t>(
       256, std::min(options.slab_map_cell_budget,
                     options.total_slab_map_cell_budget / maps));
-  absl::StrAppend(out, "<label class=\"picker\">size class <select "
-                       "id=\"class-select\">");
+  absl::StrAppend(out,
+                  "<label class=\"picker\">size class <select "
+                  "id=\"class-select\">");
   for (const auto& [size_class, region_size] : class_sizes) {
     absl::StrAppend(out, "<option value=\"", size_class, "\"",
                     size_class == chosen ? " selected" : "", ">",
@@ -499,10 +507,10 @@ void AppendSlabMaps(const ReportInput& input, const Clock& clock,
   absl::StrAppend(out, "</select></label>\n", SlabMapLegend());
   for (size_t m = 0; m < input.markers.size(); ++m) {
     const MarkerReport& marker = input.markers[m];
-    absl::StrAppend(out, "<h3>", Quoted(marker.label),
-                    " <span class=\"when\">at ",
-                    FormatQuantity(clock.Seconds(marker.time_ns), Unit::kSeconds),
-                    "</span></h3>\n");
+    absl::StrAppend(
+        out, "<h3>", Quoted(marker.label), " <span class=\"when\">at ",
+        FormatQuantity(clock.Seconds(marker.time_ns), Unit::kSeconds),
+        "</span></h3>\n");
     for (const auto& [size_class, region_size] : class_sizes) {
       absl::StrAppend(out, "<figure class=\"slabmap\" data-map-class=\"",
                       size_class, "\"", size_class == chosen ? "" : " hidden",
@@ -522,9 +530,9 @@ void AppendSlabMaps(const ReportInput& input, const Clock& clock,
       spec.fill = CellFills(*map, layout.group);
       spec.columns = layout.columns;
       spec.cell_px = layout.cell_px;
-      spec.extra_attributes =
-          absl::StrFormat(" data-group=\"%d\" data-slabs=\"%d\" data-nregs=\"%d\"",
-                          layout.group, map->live.size(), map->nregs);
+      spec.extra_attributes = absl::StrFormat(
+          " data-group=\"%d\" data-slabs=\"%d\" data-nregs=\"%d\"",
+          layout.group, map->live.size(), map->nregs);
       const uint64_t pinned = Pinned(*map);
       std::string grouping =
           layout.group == 1
@@ -550,16 +558,18 @@ void AppendSlabMaps(const ReportInput& input, const Clock& clock,
 
 void AppendClassTables(const ReportInput& input, int64_t chosen,
                        std::string* out) {
-  absl::StrAppend(out,
-                  "<section id=\"classes\"><h2>Size classes at each marker</h2>"
-                  "<p class=\"caption\">The recorded placement, per size class. "
-                  "Pinned counts slabs (extents for large classes); DSR is "
-                  "over the window since the previous marker.</p>\n");
+  absl::StrAppend(
+      out,
+      "<section id=\"classes\"><h2>Size classes at each marker</h2>"
+      "<p class=\"caption\">The recorded placement, per size class. "
+      "Pinned counts slabs (extents for large classes); DSR is "
+      "over the window since the previous marker.</p>\n");
   for (size_t m = 0; m < input.markers.size(); ++m) {
     const MarkerReport& marker = input.markers[m];
-    absl::StrAppend(out, "<details", m + 1 == input.markers.size() ? " open" : "",
-                    "><summary>", Quoted(marker.label), " (",
-                    marker.classes.size(), " classes)</summary>\n");
+    absl::StrAppend(out, "<details",
+                    m + 1 == input.markers.size() ? " open" : "", "><summary>",
+                    Quoted(marker.label), " (", marker.classes.size(),
+                    " classes)</summary>\n");
     absl::StrAppend(
         out, "<table class=\"classes\" id=\"classes-", m,
         "\"><thead><tr><th>class</th><th>regions/slab</th><th>slab</th>"
@@ -567,23 +577,24 @@ void AppendClassTables(const ReportInput& input, int64_t chosen,
         "<th>footprint</th><th>stranded</th><th>mean fill</th><th>DSR</th>"
         "</tr></thead><tbody>\n");
     for (const ClassAtMarker& c : marker.classes) {
-      const double fill =
-          c.nregs > 0 && c.pinned > 0
-              ? static_cast<double>(c.live_objects) /
-                    (static_cast<double>(c.pinned) * c.nregs)
-              : kNaN;
+      const double fill = c.nregs > 0 && c.pinned > 0
+                              ? static_cast<double>(c.live_objects) /
+                                    (static_cast<double>(c.pinned) * c.nregs)
+                              : kNaN;
       absl::StrAppend(
           out, "<tr", c.size_class == chosen ? " class=\"chosen\"" : "",
           "><td>", ClassName(c.region_size), "</td><td class=\"num\">",
           c.nregs > 0 ? absl::StrCat(c.nregs) : "large",
           "</td><td class=\"num\">",
-          Bytes(static_cast<double>(c.granule_bytes)), "</td><td class=\"num\">",
-          Count(static_cast<double>(c.live_objects)), "</td><td class=\"num\">",
-          Bytes(static_cast<double>(c.live_bytes)), "</td><td class=\"num\">",
-          Count(static_cast<double>(c.pinned)), "</td><td class=\"num\">",
+          Bytes(static_cast<double>(c.granule_bytes)),
+          "</td><td class=\"num\">", Count(static_cast<double>(c.live_objects)),
+          "</td><td class=\"num\">", Bytes(static_cast<double>(c.live_bytes)),
+          "</td><td class=\"num\">", Count(static_cast<double>(c.pinned)),
+          "</td><td class=\"num\">",
           Bytes(static_cast<double>(c.footprint_bytes)),
           "</td><td class=\"num\">",
-          Bytes(static_cast<double>(c.stranded_bytes)), "</td><td class=\"num\">",
+          Bytes(static_cast<double>(c.stranded_bytes)),
+          "</td><td class=\"num\">",
           std::isnan(fill) ? "\xE2\x80\x93" : Percent(fill), "</td>",
           RatioCell(c.dsr, c.dsr_defined), "</tr>\n");
     }
@@ -636,12 +647,13 @@ std::string RenderHtmlReport(const ReportInput& input,
   AppendHistogram(input, &out);
   AppendSlabMaps(input, clock, options, chosen, &out);
   AppendClassTables(input, chosen, &out);
-  absl::StrAppend(&out,
-                  "<footer>Written by slabtrace. Definitions of every metric: "
-                  "DESIGN.md, \xE2\x80\x9CWhat the words mean\xE2\x80\x9D."
-                  "</footer>\n</main>\n<div id=\"tooltip\" role=\"tooltip\"></div>\n"
-                  "<script>",
-                  kPageScript, "</script>\n</body></html>\n");
+  absl::StrAppend(
+      &out,
+      "<footer>Written by slabtrace. Definitions of every metric: "
+      "DESIGN.md, \xE2\x80\x9CWhat the words mean\xE2\x80\x9D."
+      "</footer>\n</main>\n<div id=\"tooltip\" role=\"tooltip\"></div>\n"
+      "<script>",
+      kPageScript, "</script>\n</body></html>\n");
   return out;
 }
 

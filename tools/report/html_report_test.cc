@@ -43,9 +43,9 @@ TEST(HtmlReportTest, HasEverySectionAndChart) {
   const std::string html = RenderHtmlReport(ScatterDeleteReport());
   for (const char* id :
        {"headline", "chart-memory", "chart-dsr", "chart-policy-footprint",
-        "policies-0", "policies-1",
-        "chart-histogram", "class-select", "slabmap-0-21", "slabmap-1-21",
-        "slabmap-1-4", "classes-0", "classes-1", "tooltip"}) {
+        "policies-0", "policies-1", "chart-histogram", "class-select",
+        "slabmap-0-21", "slabmap-1-21", "slabmap-1-4", "classes-0", "classes-1",
+        "tooltip"}) {
     EXPECT_THAT(html, HasSubstr(std::string("id=\"") + id + "\"")) << id;
   }
   // Header facts.
@@ -90,7 +90,7 @@ TEST(HtmlReportTest, DefaultClassIsTheOneWithTheMostPinnedSlabs) {
 TEST(HtmlReportTest, SlabMapShowsEveryHalfFullSlab) {
   const std::string html = RenderHtmlReport(ScatterDeleteReport());
   const std::string cells = AttributeOf(html, "slabmap-1-21", "data-cells");
-  ASSERT_EQ(cells.size(), 6250u);  // one cell per slab: within budget
+  ASSERT_EQ(cells.size(), 6250u);            // one cell per slab: within budget
   EXPECT_EQ(cells, std::string(6250, 'K'));  // 'A' + 10: 50 %
   EXPECT_EQ(AttributeOf(html, "slabmap-0-21", "data-cells"),
             std::string(6250, 'U'));  // full before the delete
@@ -102,7 +102,8 @@ TEST(HtmlReportTest, LargeSlabMapsAreAggregatedAndSaySo) {
   shape.slabs = 100000;
   HtmlReportOptions options;
   options.slab_map_cell_budget = 5000;
-  const std::string html = RenderHtmlReport(ScatterDeleteReport(shape), options);
+  const std::string html =
+      RenderHtmlReport(ScatterDeleteReport(shape), options);
   const std::string cells = AttributeOf(html, "slabmap-1-21", "data-cells");
   EXPECT_EQ(cells.size(), 5000u);
   EXPECT_EQ(AttributeOf(html, "slabmap-1-21", "data-group"), "20");
@@ -153,8 +154,8 @@ TEST(HtmlReportTest, HugeInputStaysUnderFiveMiB) {
   EXPECT_LT(html.size(), 5u << 20);
   // Each line series is downsampled: 3 memory series + 8 policies.
   const size_t memory_begin = html.find("id=\"chart-memory\"");
-  const std::string memory =
-      html.substr(memory_begin, html.find("</svg>", memory_begin) - memory_begin);
+  const std::string memory = html.substr(
+      memory_begin, html.find("</svg>", memory_begin) - memory_begin);
   EXPECT_LE(Count(memory, "L"), 3u * 2002);
   EXPECT_THAT(html, HasSubstr("each cell groups"));
 }

@@ -35,7 +35,8 @@ constexpr double kBottom = 46;
 std::string Coord(double v) {
   if (!std::isfinite(v)) v = 0;
   std::string s = absl::StrFormat("%.1f", v);
-  if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0)
+    s.resize(s.size() - 2);
   if (s == "-0") s = "0";
   return s;
 }
@@ -71,8 +72,7 @@ double NiceStep(double raw) {
 void ChooseUnit(double max_abs, Unit unit, AxisScale* scale) {
   switch (unit) {
     case Unit::kBytes: {
-      static constexpr const char* kNames[] = {"B", "KiB", "MiB", "GiB",
-                                               "TiB"};
+      static constexpr const char* kNames[] = {"B", "KiB", "MiB", "GiB", "TiB"};
       int i = 0;
       double divisor = 1;
       while (i < 4 && max_abs >= divisor * 1024) {
@@ -122,8 +122,8 @@ struct Frame {
   }
 };
 
-std::string OpenSvg(const std::string& id, const std::string& title,
-                    int width, int height, const std::string& extra = "") {
+std::string OpenSvg(const std::string& id, const std::string& title, int width,
+                    int height, const std::string& extra = "") {
   return absl::StrFormat(
       "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
       "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
@@ -139,17 +139,17 @@ void AppendYAxis(const Frame& f, const AxisScale& scale,
     const std::string y = Coord(f.Y(tick));
     absl::StrAppend(out, "<line x1=\"", Coord(f.left), "\" x2=\"",
                     Coord(f.left + f.width), "\" y1=\"", y, "\" y2=\"", y,
-                    "\" stroke=\"", kGridColour, "\"/>",
-                    "<text x=\"", Coord(f.left - 6), "\" y=\"", y,
+                    "\" stroke=\"", kGridColour, "\"/>", "<text x=\"",
+                    Coord(f.left - 6), "\" y=\"", y,
                     "\" dy=\"0.32em\" text-anchor=\"end\" class=\"tick\">",
                     FormatTick(tick, scale), "</text>\n");
   }
   std::string label = HtmlEscape(title);
   if (!scale.suffix.empty()) absl::StrAppend(&label, " (", scale.suffix, ")");
-  absl::StrAppend(out, "<text transform=\"translate(14 ",
-                  Coord(f.top + f.height / 2),
-                  ") rotate(-90)\" text-anchor=\"middle\" class=\"axis-title\">",
-                  label, "</text>\n");
+  absl::StrAppend(
+      out, "<text transform=\"translate(14 ", Coord(f.top + f.height / 2),
+      ") rotate(-90)\" text-anchor=\"middle\" class=\"axis-title\">", label,
+      "</text>\n");
 }
 
 void AppendXAxis(const Frame& f, const AxisScale& scale,
@@ -176,9 +176,9 @@ void AppendXAxis(const Frame& f, const AxisScale& scale,
 }
 
 // One legend row at the top: a swatch and the name of each series.
-void AppendLegend(const std::vector<std::pair<std::string, std::string>>&
-                      names_and_colours,
-                  double left, std::string* out) {
+void AppendLegend(
+    const std::vector<std::pair<std::string, std::string>>& names_and_colours,
+    double left, std::string* out) {
   double x = left;
   for (const auto& [name, colour] : names_and_colours) {
     absl::StrAppend(out, "<g class=\"legend\"><rect x=\"", Coord(x),
@@ -237,9 +237,10 @@ int CellLook(double fill) {
 }
 
 void AppendNoData(const Frame& f, std::string* out) {
-  absl::StrAppend(out, "<text x=\"", Coord(f.left + f.width / 2), "\" y=\"",
-                  Coord(f.top + f.height / 2),
-                  "\" text-anchor=\"middle\" class=\"no-data\">no data</text>\n");
+  absl::StrAppend(
+      out, "<text x=\"", Coord(f.left + f.width / 2), "\" y=\"",
+      Coord(f.top + f.height / 2),
+      "\" text-anchor=\"middle\" class=\"no-data\">no data</text>\n");
 }
 
 }  // namespace
@@ -321,7 +322,8 @@ AxisScale MakeAxisScale(double min, double max, Unit unit, int target_ticks) {
     max = 1;
   }
   if (max < min) std::swap(min, max);
-  if (max == min) max = min + (unit == Unit::kFraction ? 1 : std::max(1.0, std::fabs(min)));
+  if (max == min)
+    max = min + (unit == Unit::kFraction ? 1 : std::max(1.0, std::fabs(min)));
   ChooseUnit(std::max(std::fabs(min), std::fabs(max)), unit, &scale);
   const double lo = min / scale.divisor;
   const double hi = max / scale.divisor;
@@ -416,9 +418,13 @@ std::string RenderLineChart(const LineChartSpec& spec) {
   const AxisScale xs = MakeAxisScale(x_min, x_max, spec.x_unit, 8);
   const AxisScale ys = MakeAxisScale(spec.y_min.value_or(0),
                                      spec.y_max.value_or(y_max), spec.y_unit);
-  Frame f{kLeft,   kTop,   spec.width - kLeft - kRight,
+  Frame f{kLeft,
+          kTop,
+          spec.width - kLeft - kRight,
           spec.height - kTop - kBottom,
-          xs.min,  xs.max, ys.min,
+          xs.min,
+          xs.max,
+          ys.min,
           ys.max};
   // With few sweeps the line would hide where the data points are.
   if (x_max > x_min) {
@@ -426,12 +432,13 @@ std::string RenderLineChart(const LineChartSpec& spec) {
     f.x1 = x_max;
   }
   AxisScale x_ticks = xs;
-  x_ticks.ticks.erase(std::remove_if(x_ticks.ticks.begin(), x_ticks.ticks.end(),
-                                     [&](double t) {
-                                       return t < f.x0 - 1e-12 * std::fabs(f.x1) ||
-                                              t > f.x1 + 1e-12 * std::fabs(f.x1);
-                                     }),
-                      x_ticks.ticks.end());
+  x_ticks.ticks.erase(
+      std::remove_if(x_ticks.ticks.begin(), x_ticks.ticks.end(),
+                     [&](double t) {
+                       return t < f.x0 - 1e-12 * std::fabs(f.x1) ||
+                              t > f.x1 + 1e-12 * std::fabs(f.x1);
+                     }),
+      x_ticks.ticks.end());
   AppendYAxis(f, ys, spec.y_title, &out);
   AppendXAxis(f, x_ticks, spec.x_title, &out);
   std::vector<std::pair<std::string, std::string>> legend;
@@ -500,9 +507,14 @@ std::string RenderBarChart(const BarChartSpec& spec) {
     }
   }
   const AxisScale ys = MakeAxisScale(0, y_max, spec.y_unit);
-  const Frame f{kLeft, kTop - 16, spec.width - kLeft - kRight,
+  const Frame f{kLeft,
+                kTop - 16,
+                spec.width - kLeft - kRight,
                 spec.height - (kTop - 16) - kBottom,
-                0, 1, ys.min, ys.max};
+                0,
+                1,
+                ys.min,
+                ys.max};
   AppendYAxis(f, ys, spec.y_title, &out);
   std::vector<std::pair<std::string, std::string>> legend;
   for (const BarSeries& s : spec.series) legend.emplace_back(s.name, s.colour);
@@ -594,8 +606,8 @@ std::string RenderCellMap(const CellMapSpec& spec) {
       if (look > 0) {
         const double h = (look % 100) / 20.0;
         absl::StrAppend(&paths[look / 100], "M", col, " ",
-                        Short(row + 1 - h, 2), "h", run, "v", Short(h, 2),
-                        "h-", run, "z");
+                        Short(row + 1 - h, 2), "h", run, "v", Short(h, 2), "h-",
+                        run, "z");
       }
       col += run;
     }
@@ -611,9 +623,9 @@ std::string RenderCellMap(const CellMapSpec& spec) {
     const double line = 1.0 / spec.cell_px;
     absl::StrAppend(
         &out, "<defs><pattern id=\"", id,
-        "\" width=\"1\" height=\"1\" patternUnits=\"userSpaceOnUse\"><path d=\"M0 0h1v",
-        Short(line, 3), "h-1zM0 0h", Short(line, 3),
-        "v1h-", Short(line, 3),
+        "\" width=\"1\" height=\"1\" patternUnits=\"userSpaceOnUse\"><path "
+        "d=\"M0 0h1v",
+        Short(line, 3), "h-1zM0 0h", Short(line, 3), "v1h-", Short(line, 3),
         "z\" fill=\"#fff\"/></pattern></defs><rect width=\"", columns,
         "\" height=\"", rows, "\" fill=\"url(#", id, ")\"/>\n");
   }

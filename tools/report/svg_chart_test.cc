@@ -100,7 +100,8 @@ LineChartSpec TwoSeriesChart() {
   LineChartSpec spec;
   spec.id = "c1";
   spec.title = "memory <over> time";
-  spec.series.push_back({"footprint", SeriesColour(0), {0, 1, 2}, {10, 20, 30}});
+  spec.series.push_back(
+      {"footprint", SeriesColour(0), {0, 1, 2}, {10, 20, 30}});
   spec.series.push_back(
       {"live", SeriesColour(1), {0, 1, 2}, {5, std::nan(""), 15}, true});
   spec.markers.push_back({1, "after-delete"});
@@ -175,8 +176,8 @@ TEST(CellMapTest, EmptyCellsAreNotFilledAndSliversAreVisible) {
   spec.columns = 3;
   spec.cell_px = 4;  // too small for grid lines
   const std::string svg = RenderCellMap(spec);
-  EXPECT_THAT(svg, HasSubstr("M1 .95h1v.05h-1z"));  // sliver
-  EXPECT_THAT(svg, HasSubstr("M2 0h1v1h-1z"));      // full
+  EXPECT_THAT(svg, HasSubstr("M1 .95h1v.05h-1z"));          // sliver
+  EXPECT_THAT(svg, HasSubstr("M2 0h1v1h-1z"));              // full
   EXPECT_THAT(svg, HasSubstr("<path d=\"M0 0h3v1h-3z\""));  // background
   EXPECT_EQ(Count(svg, "M0 "), 1u);  // only the background: cell 0 is empty
   EXPECT_THAT(svg, HasSubstr("data-cells=\"AAU\""));

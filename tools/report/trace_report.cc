@@ -65,7 +65,8 @@ absl::StatusOr<SlabPass> ReadSlabSnapshots(const std::string& path) {
     }
     occupancy.ApplyAll(record.events, pass.events);
     pass.events += record.events.size();
-    for (const Event& e : record.events) max_thread = std::max(max_thread, e.thread);
+    for (const Event& e : record.events)
+      max_thread = std::max(max_thread, e.thread);
     any_event = any_event || !record.events.empty();
   }
   pass.snapshots.push_back(Snapshot(occupancy));
@@ -117,8 +118,8 @@ std::vector<uint32_t> MapClasses(const SlabPass& pass, int64_t chosen,
   for (size_t i = 0; i < by_slabs.size() && i < how_many; ++i) {
     classes.push_back(by_slabs[i].second);
   }
-  if (chosen >= 0 && std::find(classes.begin(), classes.end(), chosen) ==
-                         classes.end()) {
+  if (chosen >= 0 &&
+      std::find(classes.begin(), classes.end(), chosen) == classes.end()) {
     classes.push_back(static_cast<uint32_t>(chosen));
   }
   std::sort(classes.begin(), classes.end());
@@ -285,10 +286,12 @@ void FillMarkers(const Report& report, const SlabPass& pass,
     marker.event_index = sweep.event_index();
     marker.classes = ClassRows(sweep);
     for (int b = 0;
-         b < sweep.total().histogram_size() && b < kReportHistogramBuckets; ++b) {
+         b < sweep.total().histogram_size() && b < kReportHistogramBuckets;
+         ++b) {
       marker.histogram[b] = sweep.total().histogram(b);
     }
-    if (k < policy_sweeps.size()) marker.policies = PolicyRows(*policy_sweeps[k]);
+    if (k < policy_sweeps.size())
+      marker.policies = PolicyRows(*policy_sweeps[k]);
     if (k < pass.snapshots.size()) {
       for (uint32_t size_class : map_classes) {
         auto it = pass.snapshots[k].live_by_class.find(size_class);
@@ -307,8 +310,8 @@ void FillMarkers(const Report& report, const SlabPass& pass,
 
 }  // namespace
 
-absl::StatusOr<ReportInput> BuildReportInput(const std::string& path,
-                                             const TraceReportOptions& options) {
+absl::StatusOr<ReportInput> BuildReportInput(
+    const std::string& path, const TraceReportOptions& options) {
   absl::StatusOr<std::unique_ptr<TraceReader>> header_reader =
       TraceReader::Open(path);
   if (!header_reader.ok()) return header_reader.status();
@@ -326,9 +329,9 @@ absl::StatusOr<ReportInput> BuildReportInput(const std::string& path,
 
   absl::StatusOr<SlabPass> pass = ReadSlabSnapshots(path);
   if (!pass.ok()) return pass.status();
-  const uint64_t every = std::max<uint64_t>(
-      1, (pass->events + options.timeline_points - 1) /
-             std::max<size_t>(1, options.timeline_points));
+  const uint64_t every =
+      std::max<uint64_t>(1, (pass->events + options.timeline_points - 1) /
+                                std::max<size_t>(1, options.timeline_points));
   absl::StatusOr<Report> report = ReplayForReport(path, every);
   if (!report.ok()) return report.status();
 
@@ -340,7 +343,9 @@ absl::StatusOr<ReportInput> BuildReportInput(const std::string& path,
   std::vector<const ComparisonSweep*> policy_sweeps;
   Comparison at_markers;
   if (simulate) {
-    const StreamFactory open_stream = [path]() { return OpenObjectStream(path); };
+    const StreamFactory open_stream = [path]() {
+      return OpenObjectStream(path);
+    };
     CompareOptions compare;
     compare.policies = options.policies;  // empty: all, in registry order
     compare.threads = options.threads;

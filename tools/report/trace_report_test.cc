@@ -92,8 +92,8 @@ TEST(TraceReportTest, ScatterDeleteWithPolicies) {
   EXPECT_GT(t.time_ns.size(), 10u);
   EXPECT_LE(t.time_ns.size(), 2000u + 3);
   EXPECT_EQ(t.footprint_bytes.size(), t.time_ns.size());
-  EXPECT_THAT(t.policies, ElementsAre("recorded", "jemalloc", "first-fit",
-                                      "oracle"));
+  EXPECT_THAT(t.policies,
+              ElementsAre("recorded", "jemalloc", "first-fit", "oracle"));
   EXPECT_EQ(t.dsr_series, t.policies);
   ASSERT_EQ(t.dsr.size(), 4u);
   EXPECT_EQ(t.dsr_time_ns.size(), 2u);
@@ -145,7 +145,8 @@ TEST(TraceReportTest, BadInputIsAnErrorNamingIt) {
   absl::StatusOr<ReportInput> missing =
       BuildReportInput("/nonexistent/x.slabtrace", {});
   ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/x.slabtrace"));
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("/nonexistent/x.slabtrace"));
 }
 
 }  // namespace

@@ -83,8 +83,8 @@ absl::Status WriteScatterDeleteTrace(const std::string& path, uint32_t slabs) {
       }
     }
     // A 64-byte object now and then, in 8 slabs.
-    const uint64_t small_ptr = kSmallBase + (s % 8) * small_slab +
-                               ((s / 8) % small_regions) * 64;
+    const uint64_t small_ptr =
+        kSmallBase + (s % 8) * small_slab + ((s / 8) % small_regions) * 64;
     if (s / 8 < small_regions) {
       if (absl::Status st =
               script.Event(EventKind::kAlloc, small_ptr, small, 50);

@@ -47,7 +47,8 @@ void FillTimeline(const SyntheticReportShape& shape, ReportInput* input) {
   t.policy_footprint_bytes.assign(shape.policies.size(), {});
   t.dsr_window = "since the previous marker";
   for (size_t i = 0; i < shape.sweeps; ++i) {
-    const double f = shape.sweeps > 1 ? static_cast<double>(i) / (shape.sweeps - 1) : 1;
+    const double f =
+        shape.sweeps > 1 ? static_cast<double>(i) / (shape.sweeps - 1) : 1;
     const double live = BigLive(f, full);
     const double slabs_if_recorded =
         f < 0.55 ? std::ceil(live / kBigRegions) : shape.slabs;
@@ -67,9 +68,9 @@ void FillTimeline(const SyntheticReportShape& shape, ReportInput* input) {
         dsr = (full - live) / full;
       }
       t.dsr[p].push_back(dsr);
-      t.policy_footprint_bytes[p].push_back(
-          Drains(shape.policies[p]) ? t.packing_bound_bytes.back()
-                                    : t.footprint_bytes.back());
+      t.policy_footprint_bytes[p].push_back(Drains(shape.policies[p])
+                                                ? t.packing_bound_bytes.back()
+                                                : t.footprint_bytes.back());
     }
   }
 }
@@ -112,18 +113,21 @@ MarkerReport Marker(const SyntheticReportShape& shape, const std::string& label,
       ++m.histogram[std::min<size_t>(9, live * 10 / kSmallRegions)];
     }
   }
-  ClassAtMarker small_row{kSmallClass, kSmallSize, kSmallRegions, 4096,
-                          small_live, small_live * kSmallSize, small_pinned,
-                          small_pinned * 4096};
+  ClassAtMarker small_row{kSmallClass,   kSmallSize,
+                          kSmallRegions, 4096,
+                          small_live,    small_live * kSmallSize,
+                          small_pinned,  small_pinned * 4096};
   small_row.stranded_bytes =
       static_cast<int64_t>(small_row.footprint_bytes - small_row.live_bytes);
   small_row.dsr_defined = true;
   m.classes.push_back(small_row);
 
-  ClassAtMarker big{kBigClass,    kBigSize,    kBigRegions, slab_bytes,
-                    live_objects, live_objects * kBigSize, shape.slabs,
-                    shape.slabs * slab_bytes};
-  big.stranded_bytes = static_cast<int64_t>(big.footprint_bytes - big.live_bytes);
+  ClassAtMarker big{kBigClass,    kBigSize,
+                    kBigRegions,  slab_bytes,
+                    live_objects, live_objects * kBigSize,
+                    shape.slabs,  shape.slabs * slab_bytes};
+  big.stranded_bytes =
+      static_cast<int64_t>(big.footprint_bytes - big.live_bytes);
   big.dsr_defined = true;
   m.classes.push_back(big);
   m.histogram[std::min<size_t>(9, big_live * 10 / kBigRegions)] += shape.slabs;
@@ -133,9 +137,8 @@ MarkerReport Marker(const SyntheticReportShape& shape, const std::string& label,
   m.classes.push_back(large);
 
   m.slab_maps.push_back(std::move(small));
-  m.slab_maps.push_back(
-      {kBigClass, kBigSize, kBigRegions,
-       std::vector<uint32_t>(shape.slabs, big_live)});
+  m.slab_maps.push_back({kBigClass, kBigSize, kBigRegions,
+                         std::vector<uint32_t>(shape.slabs, big_live)});
   return m;
 }
 
@@ -151,7 +154,8 @@ ReportInput ScatterDeleteReport(const SyntheticReportShape& shape) {
   input.facts.events = shape.slabs * kBigRegions * 3;
   input.facts.threads = 4;
   input.facts.allocator = "jemalloc";
-  input.facts.allocator_version = "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c";
+  input.facts.allocator_version =
+      "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c";
   input.facts.page_size = 4096;
   FillTimeline(shape, &input);
   input.markers.push_back(Marker(shape, "after-fill", 0.5, false));

@@ -16,10 +16,10 @@
 namespace slabtrace {
 
 struct SyntheticReportShape {
-  size_t sweeps = 400;           // timeline points
-  size_t slabs = 6250;           // slabs of the 1280-byte class
+  size_t sweeps = 400;             // timeline points
+  size_t slabs = 6250;             // slabs of the 1280-byte class
   size_t small_class_slabs = 900;  // slabs of a 64-byte class, mixed fill
-  std::vector<std::string> policies = {"recorded", "jemalloc", "first-fit",
+  std::vector<std::string> policies = {"recorded", "jemalloc",  "first-fit",
                                        "best-fit", "worst-fit", "temporal",
                                        "oracle",   "compact"};
   std::string label_suffix;  // appended to marker labels (escaping tests)

@@ -12,8 +12,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const uint32_t slabs =
-      argc > 2 ? static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 10)) : 400;
-  const absl::Status status = slabtrace::WriteScatterDeleteTrace(argv[1], slabs);
+      argc > 2 ? static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 10))
+               : 400;
+  const absl::Status status =
+      slabtrace::WriteScatterDeleteTrace(argv[1], slabs);
   if (!status.ok()) {
     std::fprintf(stderr, "write_scatter_delete_trace: %s\n",
                  std::string(status.message()).c_str());
