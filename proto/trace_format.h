@@ -52,16 +52,21 @@ inline constexpr uint32_t kKnownChunkFlags = kChunkPointersDiv8;
 // Columns of a chunk's uncompressed payload, in this order, each prefixed
 // by its byte length as u32.
 enum Column : int {
-  kKindApiColumn = 0,  // one byte: kind << 5 | api.
+  kKindApiColumn = 0,  // one byte: same-thread bit | kind << 5 | api.
   kTimeColumn,         // zigzag varint delta of time / resolution.
-  kThreadColumn,       // varint thread number.
+  kThreadColumn,       // varint thread number of each event whose
+                       // same-thread bit is clear.
   kPointerColumn,      // zigzag varint delta against the previous event of
                        // the same size class (scaled, see flags).
-  kSizeColumn,         // varint requested size.
+  kSizeColumn,         // free: varint size; alloc/resize: zigzag varint of
+                       // class size - size.
   kSizeClassColumn,    // varint size class.
   kNumColumns,
 };
 inline constexpr int kApiBits = 5;
+// Set when the event's thread equals the previous event's in the chunk (0
+// before the first): the thread column then holds nothing for it.
+inline constexpr uint8_t kSameThreadBit = 0x80;
 inline constexpr size_t kColumnLengthBytes = 4;
 
 // Sanity bounds: a reader refuses larger values as corruption, so a flipped

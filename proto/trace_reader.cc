@@ -378,9 +378,9 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
   if (count == 0 || count > format::kMaxChunkEvents) {
     return Error(offset_, absl::StrFormat("malformed chunk: %d events", count));
   }
-  // Every event takes at least one byte in each column.
+  // Every event takes at least one byte in each column but the thread's.
   if (uncompressed > format::kMaxUncompressedChunk ||
-      uncompressed < uint64_t{count} * format::kNumColumns) {
+      uncompressed < uint64_t{count} * (format::kNumColumns - 1)) {
     return Error(offset_, absl::StrFormat("malformed chunk: %d bytes for %d "
                                           "events",
                                           uncompressed, count));

@@ -232,14 +232,14 @@ TEST(TraceReaderErrorsTest, MalformedColumns) {
   header.set_format_version(1);
   const std::string base = HeaderFile(header);
   const std::string one_byte(1, '\0');
-  // kind 7 is out of range.
+  // kind 3 is out of range (0xe0: same-thread bit, kind 3, api 0).
   EXPECT_THAT(
       std::string(
           ReadAll(base + ChunkRecord({std::string(1, '\xe0'), one_byte,
                                       one_byte, one_byte, one_byte, one_byte},
                                      1))
               .message()),
-      HasSubstr("malformed column: event 0: kind 7"));
+      HasSubstr("malformed column: event 0: kind 3"));
   // Size class 200 does not exist.
   EXPECT_THAT(
       std::string(
@@ -263,6 +263,14 @@ TEST(TraceReaderErrorsTest, MalformedColumns) {
                                      1))
               .message()),
       HasSubstr("kind column has 2 bytes for 1 events"));
+  // Thread column present for an event marked "same thread".
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({std::string(1, '\x80'), one_byte,
+                                      one_byte, one_byte, one_byte, one_byte},
+                                     1))
+              .message()),
+      HasSubstr("column 2 has 1 bytes beyond its 1 events"));
   // A column with bytes left over.
   EXPECT_THAT(
       std::string(

@@ -77,11 +77,14 @@ absl::Status CheckSymmetricAccounting(const TraceTrailer& trailer,
   for (int k = 0; k < kNumEventKinds; ++k) {
     const std::string name(EventKindName(static_cast<EventKind>(k)));
     auto it = trailer.events_by_kind().find(name);
-    const uint64_t written = it == trailer.events_by_kind().end() ? 0 : it->second;
+    const uint64_t written =
+        it == trailer.events_by_kind().end() ? 0 : it->second;
     if (written != by_kind[k]) {
-      return absl::DataLossError(absl::StrCat(
-          "calls imply ", by_kind[k], " ", name, " events, the trailer's "
-          "events_by_kind says ", written));
+      return absl::DataLossError(absl::StrCat("calls imply ", by_kind[k], " ",
+                                              name,
+                                              " events, the trailer's "
+                                              "events_by_kind says ",
+                                              written));
     }
   }
   return absl::OkStatus();

@@ -3,9 +3,9 @@
 // and by outcome ("<api>" = all calls, "<api>.<outcome>" for the outcomes
 // below); the writer counts events by kind. For a complete trace:
 //
-//   alloc  = Σ alloc-family calls − failed  + Σ realloc-family (moved + from_null)
-//   free   = Σ free-family calls  − null    + Σ realloc-family (moved + freed)
-//   resize = Σ realloc-family and xallocx in_place
+//   alloc  = Σ alloc-family calls − failed  + Σ realloc-family (moved +
+//   from_null) free   = Σ free-family calls  − null    + Σ realloc-family
+//   (moved + freed) resize = Σ realloc-family and xallocx in_place
 //
 // and per API the same with the events' `api`. Outcomes: failed (NULL
 // returned, or xallocx could not grow: no event), null (free-family call

@@ -34,8 +34,7 @@ std::string ControlSocketName(pid_t pid) {
 }
 
 absl::StatusOr<int> ListenOnControlSocket(pid_t pid) {
-  const int fd =
-      socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(strerror(errno));
   sockaddr_un address;
   const socklen_t length = FillAddress(pid, &address);
@@ -68,9 +67,9 @@ absl::StatusOr<uint64_t> RequestMarker(pid_t pid, absl::string_view label,
                                        absl::Duration timeout) {
   if (label.empty() || label.size() > kMaxMarkerLabel ||
       label.find('\n') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "marker label must be 1..", kMaxMarkerLabel,
-        " bytes without newlines"));
+    return absl::InvalidArgumentError(absl::StrCat("marker label must be 1..",
+                                                   kMaxMarkerLabel,
+                                                   " bytes without newlines"));
   }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(strerror(errno));
@@ -92,8 +91,8 @@ absl::StatusOr<uint64_t> RequestMarker(pid_t pid, absl::string_view label,
   const absl::Time deadline = absl::Now() + timeout;
   while (!absl::StrContains(reply, "\n")) {
     pollfd waiting = {fd, POLLIN, 0};
-    const int left_ms = static_cast<int>(
-        absl::ToInt64Milliseconds(deadline - absl::Now()));
+    const int left_ms =
+        static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     if (left_ms <= 0 || poll(&waiting, 1, left_ms) <= 0) {
       close(fd);
       return absl::DeadlineExceededError(absl::StrCat(
@@ -112,9 +111,9 @@ absl::StatusOr<uint64_t> RequestMarker(pid_t pid, absl::string_view label,
     return seq;
   }
   absl::ConsumePrefix(&answer, "ERR ");
-  return absl::FailedPreconditionError(absl::StrCat(
-      "process ", pid, ": recorder refused the marker: ",
-      answer.empty() ? "connection closed" : answer));
+  return absl::FailedPreconditionError(
+      absl::StrCat("process ", pid, ": recorder refused the marker: ",
+                   answer.empty() ? "connection closed" : answer));
 }
 
 }  // namespace slabtrace

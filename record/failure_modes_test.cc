@@ -34,10 +34,10 @@ TEST(FailureModesTest, UnwritableOutputFailsBeforeTheProgramStarts) {
   const std::string dir = TestDirectory("unwritable");
   const std::string ran = dir + "/ran";
   const std::string console = dir + "/console.txt";
-  absl::StatusOr<int> code = RunProcess(
-      {Driver(), "record", "-o", dir + "/no/such/dir/x.slabtrace", "--",
-       "/bin/sh", "-c", "touch " + ran},
-      absl::Seconds(30), {console});
+  absl::StatusOr<int> code =
+      RunProcess({Driver(), "record", "-o", dir + "/no/such/dir/x.slabtrace",
+                  "--", "/bin/sh", "-c", "touch " + ran},
+                 absl::Seconds(30), {console});
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 2);
   const std::string text = ReadFileOrEmpty(console);
@@ -64,10 +64,10 @@ TEST(FailureModesTest, FullDiskLeavesTheProgramRunningAndTheTraceIncomplete) {
     };
   }
   const std::string trace = small + "/full.slabtrace";
-  absl::StatusOr<int> code = RunProcess(
-      {Driver(), "record", "-o", trace, "--", KnownCalls(),
-       dir + "/expected.txt", "--churn=3000000"},
-      absl::Seconds(120), options);
+  absl::StatusOr<int> code =
+      RunProcess({Driver(), "record", "-o", trace, "--", KnownCalls(),
+                  dir + "/expected.txt", "--churn=3000000"},
+                 absl::Seconds(120), options);
   absl::StatusOr<TraceContents> contents = ReadWholeTrace(trace);
   if (mounted) umount2(small.c_str(), MNT_DETACH);
   ASSERT_TRUE(code.ok()) << code.status();
@@ -91,10 +91,10 @@ TEST(FailureModesTest, KillNineLeavesATraceReadableToTheLastChunk) {
       {dir + "/console.txt"});
   ASSERT_TRUE(recorder.ok());
   int64_t pid = 0;
-  for (int i = 0; i < 400 && !absl::SimpleAtoi(
-                                 absl::StripAsciiWhitespace(
-                                     ReadFileOrEmpty(pid_file)),
-                                 &pid);
+  for (int i = 0;
+       i < 400 &&
+       !absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOrEmpty(pid_file)),
+                         &pid);
        ++i) {
     absl::SleepFor(absl::Milliseconds(25));
   }
@@ -128,10 +128,10 @@ int ChildPid(const std::string& expectations) {
 TEST(FailureModesTest, ForkedChildRecordsIntoItsOwnFile) {
   const std::string dir = TestDirectory("fork_record");
   const std::string trace = dir + "/parent.slabtrace";
-  absl::StatusOr<int> code = RunProcess(
-      {Driver(), "record", "-o", trace, "--", KnownCalls(),
-       dir + "/expected.txt", "--fork"},
-      absl::Seconds(120), {dir + "/console.txt"});
+  absl::StatusOr<int> code =
+      RunProcess({Driver(), "record", "-o", trace, "--", KnownCalls(),
+                  dir + "/expected.txt", "--fork"},
+                 absl::Seconds(120), {dir + "/console.txt"});
   ASSERT_TRUE(code.ok());
   ASSERT_EQ(*code, 0) << ReadFileOrEmpty(dir + "/console.txt");
   const int child = ChildPid(ReadFileOrEmpty(dir + "/expected.txt"));
@@ -160,10 +160,10 @@ TEST(FailureModesTest, ForkedChildRecordsIntoItsOwnFile) {
 TEST(FailureModesTest, ForkedChildStopsCleanlyWhenAsked) {
   const std::string dir = TestDirectory("fork_stop");
   const std::string trace = dir + "/parent.slabtrace";
-  absl::StatusOr<int> code = RunProcess(
-      {Driver(), "record", "-o", trace, "--on-fork=stop", "--", KnownCalls(),
-       dir + "/expected.txt", "--fork"},
-      absl::Seconds(120), {dir + "/console.txt"});
+  absl::StatusOr<int> code =
+      RunProcess({Driver(), "record", "-o", trace, "--on-fork=stop", "--",
+                  KnownCalls(), dir + "/expected.txt", "--fork"},
+                 absl::Seconds(120), {dir + "/console.txt"});
   ASSERT_TRUE(code.ok());
   ASSERT_EQ(*code, 0) << ReadFileOrEmpty(dir + "/console.txt");
   const int child = ChildPid(ReadFileOrEmpty(dir + "/expected.txt"));

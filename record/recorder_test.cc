@@ -107,9 +107,8 @@ TEST_F(KnownCallsTest, PhaseOneHasExactlyTheExpectedEvents) {
   ASSERT_FALSE(expectations_->phase_one.empty());
   const std::vector<Event>& events = trace_->events;
   size_t begin = 0;
-  while (begin < events.size() &&
-         !(events[begin].kind == EventKind::kAlloc &&
-           events[begin].size == 11111)) {
+  while (begin < events.size() && !(events[begin].kind == EventKind::kAlloc &&
+                                    events[begin].size == 11111)) {
     ++begin;
   }
   ASSERT_LT(begin, events.size()) << "no sentinel malloc(11111)";
@@ -120,9 +119,9 @@ TEST_F(KnownCallsTest, PhaseOneHasExactlyTheExpectedEvents) {
   ASSERT_LT(begin + expected.size() + 1, events.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     const Event& event = events[begin + 1 + i];
-    SCOPED_TRACE(::testing::Message() << "expected event " << i << ": "
-                                      << expected[i].kind << " "
-                                      << expected[i].api);
+    SCOPED_TRACE(::testing::Message()
+                 << "expected event " << i << ": " << expected[i].kind << " "
+                 << expected[i].api);
     EXPECT_EQ(event.thread, main_thread);
     EXPECT_EQ(EventKindName(event.kind), expected[i].kind);
     EXPECT_EQ(AllocApiName(event.api), expected[i].api);
@@ -140,9 +139,9 @@ TEST_F(KnownCallsTest, PhaseOneHasExactlyTheExpectedEvents) {
     if (geometry->is_small(event.size_class)) {
       EXPECT_LE(event.slab, event.ptr);
       EXPECT_LT(event.ptr, event.slab + geometry->slab_size(event.size_class));
-      EXPECT_EQ((event.ptr - event.slab) %
-                    geometry->region_size(event.size_class),
-                0u);
+      EXPECT_EQ(
+          (event.ptr - event.slab) % geometry->region_size(event.size_class),
+          0u);
       EXPECT_EQ(event.slab % geometry->page_size(), 0u);
     }
   }

@@ -51,8 +51,7 @@ class RedisRecordingTest : public ::testing::Test {
 
   absl::StatusOr<std::string> Cli(const std::vector<std::string>& args,
                                   const std::string& input = "") {
-    std::vector<std::string> argv = {kRedisCli, "-h", "127.0.0.1", "-p",
-                                     port_};
+    std::vector<std::string> argv = {kRedisCli, "-h", "127.0.0.1", "-p", port_};
     argv.insert(argv.end(), args.begin(), args.end());
     const std::string out = dir_ + "/cli.txt";
     unlink(out.c_str());
@@ -60,8 +59,8 @@ class RedisRecordingTest : public ::testing::Test {
         RunProcess(argv, absl::Seconds(60), {out, input});
     if (!code.ok()) return code.status();
     if (*code != 0) {
-      return absl::InternalError(absl::StrCat("redis-cli exited ", *code, ": ",
-                                              ReadFileOrEmpty(out)));
+      return absl::InternalError(
+          absl::StrCat("redis-cli exited ", *code, ": ", ReadFileOrEmpty(out)));
     }
     return ReadFileOrEmpty(out);
   }
@@ -102,8 +101,8 @@ class RedisRecordingTest : public ::testing::Test {
   }
 
   int Mark(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {RunfilePath("record/testing/record_driver"),
-                                     "mark"};
+    std::vector<std::string> argv = {
+        RunfilePath("record/testing/record_driver"), "mark"};
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<int> code =
         RunProcess(argv, absl::Seconds(30), {dir_ + "/mark.txt"});
@@ -119,9 +118,8 @@ class RedisRecordingTest : public ::testing::Test {
 TEST_F(RedisRecordingTest, WorkloadMarkersForkAndShutdown) {
   absl::StatusOr<pid_t> recorder = StartProcess(
       {RunfilePath("record/testing/record_driver"), "record", "-o", trace_,
-       "--", kRedisServer, "--port", port_, "--bind", "127.0.0.1", "--save",
-       "", "--appendonly", "no", "--dir", dir_, "--logfile",
-       dir_ + "/redis.log"},
+       "--", kRedisServer, "--port", port_, "--bind", "127.0.0.1", "--save", "",
+       "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log"},
       {dir_ + "/console.txt"});
   ASSERT_TRUE(recorder.ok()) << recorder.status();
   recorder_pid_ = *recorder;
@@ -139,9 +137,8 @@ TEST_F(RedisRecordingTest, WorkloadMarkersForkAndShutdown) {
   EXPECT_EQ(Mark({"--pid", "1", "nobody"}), 2);
 
   ASSERT_TRUE(Cli({"bgsave"}).ok());
-  for (int i = 0; i < 400 && Info("persistence", "rdb_bgsave_in_progress") !=
-                                 "0";
-       ++i) {
+  for (int i = 0;
+       i < 400 && Info("persistence", "rdb_bgsave_in_progress") != "0"; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   // Only now is the last BGSAVE's status the one we started.
@@ -158,7 +155,8 @@ TEST_F(RedisRecordingTest, WorkloadMarkersForkAndShutdown) {
   absl::StatusOr<TraceContents> trace = ReadWholeTrace(trace_);
   ASSERT_TRUE(trace.ok()) << trace.status();
   ASSERT_TRUE(trace->trailer.has_value()) << console;
-  EXPECT_TRUE(trace->trailer->complete()) << trace->trailer->incomplete_reason();
+  EXPECT_TRUE(trace->trailer->complete())
+      << trace->trailer->incomplete_reason();
   EXPECT_EQ(trace->trailer->dropped_events(), 0u);
   EXPECT_EQ(trace->header.pid(), redis_pid);
   EXPECT_TRUE(

@@ -42,8 +42,8 @@ std::vector<absl::StatusOr<PolicyRun>> RunAll(
 absl::Status CheckSameSweep(const ComparisonSweep& a, const ComparisonSweep& b,
                             absl::string_view policy) {
   if (a.kind() != b.kind() || a.seq() != b.seq() || a.events() != b.events()) {
-    return absl::InternalError(absl::StrCat(
-        "policy ", policy, " swept at seq ", b.seq(), ", expected ", a.seq()));
+    return absl::InternalError(absl::StrCat("policy ", policy, " swept at seq ",
+                                            b.seq(), ", expected ", a.seq()));
   }
   const PolicyRow& ra = a.rows(0);
   const PolicyRow& rb = b.rows(0);
@@ -61,9 +61,9 @@ absl::StatusOr<Comparison> Merge(const std::vector<std::string>& policies,
                                  std::vector<absl::StatusOr<PolicyRun>> runs) {
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!runs[i].ok()) {
-      return absl::Status(runs[i].status().code(),
-                          absl::StrCat(policies[i], ": ",
-                                       runs[i].status().message()));
+      return absl::Status(
+          runs[i].status().code(),
+          absl::StrCat(policies[i], ": ", runs[i].status().message()));
     }
   }
   Comparison comparison;
@@ -78,10 +78,9 @@ absl::StatusOr<Comparison> Merge(const std::vector<std::string>& policies,
     sweep->clear_rows();
     for (size_t i = 0; i < runs.size(); ++i) {
       if (runs[i]->sweeps.size() != first.sweeps.size()) {
-        return absl::InternalError(
-            absl::StrCat("policy ", policies[i], " produced ",
-                         runs[i]->sweeps.size(), " sweeps, expected ",
-                         first.sweeps.size()));
+        return absl::InternalError(absl::StrCat(
+            "policy ", policies[i], " produced ", runs[i]->sweeps.size(),
+            " sweeps, expected ", first.sweeps.size()));
       }
       const ComparisonSweep& own = runs[i]->sweeps[k];
       if (absl::Status s = CheckSameSweep(first.sweeps[k], own, policies[i]);
@@ -172,7 +171,8 @@ absl::StatusOr<FidelitySummary> ComputeFidelity(const Comparison& comparison,
     // output in class order.
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> slabs;
     for (const ClassRow& row : sweep.rows(recorded).classes()) {
-      if (row.nregs() > 0) slabs[row.size_class()].first = row.pinned_granules();
+      if (row.nregs() > 0)
+        slabs[row.size_class()].first = row.pinned_granules();
     }
     for (const ClassRow& row : sweep.rows(jemalloc).classes()) {
       if (row.nregs() > 0) {

@@ -25,7 +25,7 @@ namespace slabtrace {
 struct CompareOptions {
   std::vector<std::string> policies;  // empty: all, in registry order.
   SimOptions sim;
-  int threads = 0;  // 0: one per policy.
+  int threads = 0;        // 0: one per policy.
   bool fidelity = false;  // needs recorded and jemalloc; implies by-class.
   uint64_t fidelity_min_slabs = 8;
   std::string trace_name;

@@ -163,8 +163,7 @@ TEST(CompareTest, FidelityIsExactWhenTheTraceIsTheModel) {
   EXPECT_EQ(exact->fidelity().weighted_abs_relative_difference(), 0.0);
 
   const StreamContents other = WithPlacementOf("worst-fit", source);
-  absl::StatusOr<Comparison> off =
-      Compare(VectorStreamFactory(other), options);
+  absl::StatusOr<Comparison> off = Compare(VectorStreamFactory(other), options);
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_GT(off->fidelity().weighted_abs_relative_difference(), 0.0);
 }

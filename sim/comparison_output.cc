@@ -86,12 +86,11 @@ void AppendFidelityTable(const FidelitySummary& fidelity, std::string* out) {
   std::vector<std::vector<std::string>> rows = {
       {"sweep", "class", "recorded", "jemalloc", "difference"}};
   for (const FidelityRow& row : fidelity.rows()) {
-    rows.push_back({row.label().empty() ? absl::StrCat("@", row.seq())
-                                        : row.label(),
-                    absl::StrCat(row.size_class()),
-                    absl::StrCat(row.recorded_slabs()),
-                    absl::StrCat(row.jemalloc_slabs()),
-                    Percent(row.relative_difference())});
+    rows.push_back(
+        {row.label().empty() ? absl::StrCat("@", row.seq()) : row.label(),
+         absl::StrCat(row.size_class()), absl::StrCat(row.recorded_slabs()),
+         absl::StrCat(row.jemalloc_slabs()),
+         Percent(row.relative_difference())});
   }
   absl::StrAppend(out, AlignRows(rows));
 }
@@ -119,8 +118,8 @@ std::string FormatTable(const Comparison& comparison) {
     for (const PolicyRow& row : sweep.rows()) {
       rows.push_back(
           {name, row.policy(), Percent(row.dsr()),
-           absl::StrCat(row.held_granules()),
-           absl::StrCat(row.pinned_slabs()), HumanBytes(row.footprint_bytes()),
+           absl::StrCat(row.held_granules()), absl::StrCat(row.pinned_slabs()),
+           HumanBytes(row.footprint_bytes()),
            HumanBytes(row.peak_footprint_bytes()),
            HumanBytes(row.stranded_bytes()), absl::StrCat(row.live_objects()),
            HumanBytes(row.live_bytes()),
@@ -146,10 +145,9 @@ std::string FormatTable(const Comparison& comparison) {
 std::string FormatCsv(const Comparison& comparison) {
   std::string out = absl::StrCat(kCsvColumns, "\n");
   for (const ComparisonSweep& sweep : comparison.sweeps()) {
-    const std::string prefix =
-        absl::StrCat(KindName(sweep.kind()), ",", sweep.seq(), ",",
-                     sweep.time_ns(), ",", CsvField(sweep.label()), ",",
-                     sweep.events());
+    const std::string prefix = absl::StrCat(
+        KindName(sweep.kind()), ",", sweep.seq(), ",", sweep.time_ns(), ",",
+        CsvField(sweep.label()), ",", sweep.events());
     const std::string bound = absl::StrCat(sweep.packing_bound_slabs(), ",",
                                            sweep.packing_bound_bytes());
     for (const PolicyRow& r : sweep.rows()) {

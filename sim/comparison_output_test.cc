@@ -50,7 +50,8 @@ TEST(ComparisonOutputTest, CsvHasStableColumnsAndOneLinePerRow) {
   EXPECT_EQ(lines[0], kCsvColumns);
   size_t expected = 1;
   for (const ComparisonSweep& sweep : comparison.sweeps()) {
-    for (const PolicyRow& row : sweep.rows()) expected += 1 + row.classes_size();
+    for (const PolicyRow& row : sweep.rows())
+      expected += 1 + row.classes_size();
   }
   EXPECT_EQ(lines.size(), expected);
   for (const std::string& line : lines) {

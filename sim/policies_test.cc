@@ -21,7 +21,7 @@ const PolicyRow& Row(const ComparisonSweep& sweep, const std::string& policy) {
 }
 
 const ComparisonSweep& SweepLabelled(const Comparison& comparison,
-                           const std::string& label) {
+                                     const std::string& label) {
   for (const ComparisonSweep& sweep : comparison.sweeps()) {
     if (sweep.label() == label) return sweep;
   }
@@ -153,8 +153,9 @@ TEST(PoliciesTest, TemporalSeparatesEpochs) {
   CompareOptions options;
   options.policies = {"first-fit", "temporal"};
   const Comparison comparison = RunAll(contents, options);
-  const ComparisonSweep& allocated = SweepLabelled(comparison, "second-allocated");
-  EXPECT_EQ(Row(allocated, "first-fit").pinned_slabs(), 8u);   // holes.
+  const ComparisonSweep& allocated =
+      SweepLabelled(comparison, "second-allocated");
+  EXPECT_EQ(Row(allocated, "first-fit").pinned_slabs(), 8u);  // holes.
   EXPECT_EQ(Row(allocated, "temporal").pinned_slabs(), 12u);  // own slabs.
   const ComparisonSweep& freed = SweepLabelled(comparison, "second-freed");
   EXPECT_EQ(Row(freed, "first-fit").dsr(), 0.0);
@@ -224,8 +225,7 @@ TEST(PoliciesTest, ResizeAcrossLargeClassesMovesTheGranule) {
   for (const PolicyRow& row : SweepLabelled(comparison, "after").rows()) {
     EXPECT_EQ(row.pinned_granules(), 1u) << row.policy();
     EXPECT_EQ(row.live_objects(), 1u) << row.policy();
-    EXPECT_EQ(row.live_bytes(),
-              JemallocTestHeader().size_classes(big).size())
+    EXPECT_EQ(row.live_bytes(), JemallocTestHeader().size_classes(big).size())
         << row.policy();
   }
 }

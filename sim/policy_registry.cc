@@ -32,10 +32,10 @@ struct Registration {
 
 // One line per policy, in table order.
 constexpr Registration kPolicies[] = {
-    {"recorded", MakeRecordedPolicy},   {"jemalloc", MakeJemallocPolicy},
-    {"first-fit", MakeFirstFitPolicy},  {"best-fit", MakeBestFitPolicy},
-    {"worst-fit", MakeWorstFitPolicy},  {"temporal", MakeTemporalPolicy},
-    {"oracle", MakeOraclePolicy},       {"compact", MakeCompactPolicy},
+    {"recorded", MakeRecordedPolicy},  {"jemalloc", MakeJemallocPolicy},
+    {"first-fit", MakeFirstFitPolicy}, {"best-fit", MakeBestFitPolicy},
+    {"worst-fit", MakeWorstFitPolicy}, {"temporal", MakeTemporalPolicy},
+    {"oracle", MakeOraclePolicy},      {"compact", MakeCompactPolicy},
 };
 
 }  // namespace
@@ -57,8 +57,7 @@ absl::StatusOr<std::unique_ptr<PlacementPolicy>> MakePolicy(
     if (name == r.name) return r.factory(context);
   }
   return absl::NotFoundError(absl::StrCat("unknown policy '", name,
-                                          "' (valid: ", PolicyNameList(),
-                                          ")"));
+                                          "' (valid: ", PolicyNameList(), ")"));
 }
 
 }  // namespace slabtrace

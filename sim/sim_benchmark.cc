@@ -76,8 +76,8 @@ void BM_Policy(benchmark::State& state, const std::string& policy,
 
 void BM_CompareAll(benchmark::State& state) {
   const char* env = std::getenv("SIM_BENCHMARK_EVENTS");
-  const uint64_t events = env != nullptr ? std::strtoull(env, nullptr, 10)
-                                         : 2000000;
+  const uint64_t events =
+      env != nullptr ? std::strtoull(env, nullptr, 10) : 2000000;
   RandomStreamOptions stream = BenchmarkStream(events);
   stream.max_live = 1000000;
   const StreamFactory factory =
@@ -95,7 +95,10 @@ void BM_CompareAll(benchmark::State& state) {
   state.counters["events"] = static_cast<double>(events);
   state.SetItemsProcessed(state.iterations() * events * 8);
 }
-BENCHMARK(BM_CompareAll)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_CompareAll)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 const bool kRegistered = [] {
   for (const std::string& policy : PolicyNames()) {

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace slabtrace {
 
@@ -28,9 +28,8 @@ absl::StatusOr<SimGeometry> SimGeometry::Create(
   }
   if (options.page_size != 0 &&
       (options.page_size & (options.page_size - 1)) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--page-size ", options.page_size,
-                     " is not a power of two"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--page-size ", options.page_size, " is not a power of two"));
   }
   SimGeometry geometry;
   for (int c = 0; c < base.num_classes(); ++c) {

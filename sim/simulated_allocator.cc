@@ -41,8 +41,8 @@ SimulatedAllocator::SimulatedAllocator(const SimGeometry& geometry,
     : geometry_(geometry), policy_(policy), tcache_(std::move(tcache)) {
   tables_.reserve(geometry.num_classes());
   for (int c = 0; c < geometry.num_classes(); ++c) {
-    tables_.push_back(std::make_unique<SlabTable>(
-        c, geometry.capacity(c), geometry.granule_bytes(c)));
+    tables_.push_back(std::make_unique<SlabTable>(c, geometry.capacity(c),
+                                                  geometry.granule_bytes(c)));
   }
   counters_.resize(geometry.num_classes());
 }
@@ -64,8 +64,7 @@ absl::Status SimulatedAllocator::Apply(const ObjectEvent& event) {
   return EventError(event, "unknown event kind");
 }
 
-bool SimulatedAllocator::Locate(uint64_t object_id,
-                                Location* location) const {
+bool SimulatedAllocator::Locate(uint64_t object_id, Location* location) const {
   uint64_t packed;
   if (!objects_.Find(object_id, &packed)) return false;
   const Placement p = Unpack(packed);
@@ -86,7 +85,8 @@ void SimulatedAllocator::OpenWindow() {
 absl::Status SimulatedAllocator::Allocate(const ObjectEvent& event) {
   const uint32_t c = event.size_class;
   if (c >= tables_.size()) {
-    return EventError(event, absl::StrCat("size class ", c, " is not in the "
+    return EventError(event, absl::StrCat("size class ", c,
+                                          " is not in the "
                                           "trace's size-class table"));
   }
   // Object ids are allocation seqs: strictly increasing, hence unique.
@@ -107,9 +107,8 @@ absl::Status SimulatedAllocator::Allocate(const ObjectEvent& event) {
 absl::Status SimulatedAllocator::Free(const ObjectEvent& event) {
   uint64_t packed;
   if (!objects_.Take(event.object_id, &packed)) {
-    return EventError(event,
-                      absl::StrCat("free of object ", event.object_id,
-                                   " that is not live"));
+    return EventError(event, absl::StrCat("free of object ", event.object_id,
+                                          " that is not live"));
   }
   const Placement placement = Unpack(packed);
   RemoveLive(placement.size_class);
@@ -124,15 +123,15 @@ absl::Status SimulatedAllocator::Free(const ObjectEvent& event) {
 absl::Status SimulatedAllocator::Resize(const ObjectEvent& event) {
   uint64_t packed;
   if (!objects_.Find(event.object_id, &packed)) {
-    return EventError(event,
-                      absl::StrCat("resize of object ", event.object_id,
-                                   " that is not live"));
+    return EventError(event, absl::StrCat("resize of object ", event.object_id,
+                                          " that is not live"));
   }
   const Placement old = Unpack(packed);
   const uint32_t c = event.size_class;
   if (c == old.size_class) return absl::OkStatus();
   if (c >= tables_.size()) {
-    return EventError(event, absl::StrCat("size class ", c, " is not in the "
+    return EventError(event, absl::StrCat("size class ", c,
+                                          " is not in the "
                                           "trace's size-class table"));
   }
   // An in-place resize across classes (large extents growing or shrinking)
@@ -185,9 +184,8 @@ uint32_t SimulatedAllocator::CreateSlab(SlabTable& table, uint64_t address) {
   return slab;
 }
 
-absl::StatusOr<SimulatedAllocator::Placement>
-SimulatedAllocator::AcquireRegion(const ObjectEvent& event,
-                                  uint32_t size_class) {
+absl::StatusOr<SimulatedAllocator::Placement> SimulatedAllocator::AcquireRegion(
+    const ObjectEvent& event, uint32_t size_class) {
   SlabTable& table = *tables_[size_class];
   if (!geometry_.is_small(size_class)) {
     const uint32_t slab = CreateSlab(table, policy_->LargeAddress(event));
@@ -250,8 +248,7 @@ bool SimulatedAllocator::Cached(uint32_t size_class) const {
          tcache_.ncached_max[size_class] > 0;
 }
 
-SimulatedAllocator::ThreadCache& SimulatedAllocator::CacheOf(
-    uint32_t thread) {
+SimulatedAllocator::ThreadCache& SimulatedAllocator::CacheOf(uint32_t thread) {
   std::unique_ptr<ThreadCache>& cache = caches_[thread];
   if (cache == nullptr) {
     cache = std::make_unique<ThreadCache>();

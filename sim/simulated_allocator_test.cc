@@ -134,9 +134,9 @@ TEST(SimulatedAllocatorTest, BestFitAndWorstFitChooseDifferently) {
     for (int i = 0; i < 48; ++i) ids.push_back(h.Alloc(c));
     const uint32_t a = h.SlabOf(ids[0]), b = h.SlabOf(ids[16]),
                    cc = h.SlabOf(ids[32]);
-    h.Free(ids[0]);                                  // A: 15.
-    for (int i = 16; i < 24; ++i) h.Free(ids[i]);    // B: 8.
-    for (int i = 32; i < 46; ++i) h.Free(ids[i]);    // C: 2.
+    h.Free(ids[0]);                                // A: 15.
+    for (int i = 16; i < 24; ++i) h.Free(ids[i]);  // B: 8.
+    for (int i = 32; i < 46; ++i) h.Free(ids[i]);  // C: 2.
     const uint64_t next = h.Alloc(c);
     const SlabTable& slabs = h.allocator().slabs(c);
     if (policy == "best-fit") {

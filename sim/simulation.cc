@@ -12,8 +12,7 @@ namespace slabtrace {
 namespace {
 
 double Ratio(uint64_t numerator, uint64_t denominator) {
-  return denominator == 0 ? 0.0
-                          : static_cast<double>(numerator) / denominator;
+  return denominator == 0 ? 0.0 : static_cast<double>(numerator) / denominator;
 }
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -28,8 +27,8 @@ class SweepTaker {
         placement_(placement),
         by_class_(by_class) {}
 
-  ComparisonSweep Take(ComparisonSweep::Kind kind, uint64_t seq, uint64_t time_ns,
-             std::string label, uint64_t events) {
+  ComparisonSweep Take(ComparisonSweep::Kind kind, uint64_t seq,
+                       uint64_t time_ns, std::string label, uint64_t events) {
     ComparisonSweep sweep;
     sweep.set_kind(kind);
     sweep.set_seq(seq);
@@ -43,7 +42,8 @@ class SweepTaker {
   }
 
  private:
-  void FillRow(const SweepExtras& extras, PolicyRow* row, ComparisonSweep* sweep) {
+  void FillRow(const SweepExtras& extras, PolicyRow* row,
+               ComparisonSweep* sweep) {
     const SimGeometry& geometry = allocator_.geometry();
     row->set_policy(policy_);
     uint64_t held = 0, pinned_slabs = 0, pinned = 0;

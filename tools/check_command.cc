@@ -14,8 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/report.pb.h"
+#include "proto/sim.pb.h"
 #include "proto/trace_reader.h"
+#include "replay/object_stream.h"
 #include "replay/replayer.h"
+#include "sim/compare.h"
+#include "sim/policy_registry.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
 
@@ -247,6 +251,39 @@ void AddOccupancy(MetricTable& table, const std::string& sweep,
   set("packing_bound", o.packing_bound_bytes());
 }
 
+void AddPolicyRow(MetricTable& table, const std::string& sweep,
+                  const PolicyRow& row) {
+  auto set = [&](const char* metric, double value) {
+    table.Set({metric, sweep, row.policy(), -1}, value);
+  };
+  set("dsr", row.held_granules() == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                      : row.dsr());
+  set("pinned_slabs", row.pinned_slabs());
+  set("pinned_granules", row.pinned_granules());
+  set("footprint", row.footprint_bytes());
+  set("peak_footprint", row.peak_footprint_bytes());
+  set("stranded_bytes", row.stranded_bytes());
+  set("live_objects", row.live_objects());
+  set("live_bytes", row.live_bytes());
+  set("footprint_ratio", row.footprint_ratio());
+  set("meshed_slabs", row.meshed_slabs());
+  set("meshed_footprint", row.meshed_footprint_bytes());
+  for (const ClassRow& c : row.classes()) {
+    auto set_class = [&](const char* metric, double value) {
+      table.Set(
+          {metric, sweep, row.policy(), static_cast<int64_t>(c.region_size())},
+          value);
+    };
+    set_class("dsr", c.held_granules() == 0
+                         ? std::numeric_limits<double>::quiet_NaN()
+                         : c.dsr());
+    set_class("live_objects", c.live_objects());
+    set_class("pinned_granules", c.pinned_granules());
+    if (c.nregs() > 0) set_class("pinned_slabs", c.pinned_granules());
+    set_class("footprint", c.footprint_bytes());
+  }
+}
+
 constexpr char kSummary[] =
     "Replays TRACE (and compares placement policies when an expectation\n"
     "names one) and tests each --expect against the result. Exit 0 when all\n"
@@ -292,21 +329,26 @@ int RunCheck(const std::vector<std::string>& args) {
   const std::vector<std::string> texts = command_line.GetAll("expect");
   if (texts.empty()) return BadInput("wants at least one --expect");
   std::vector<Expectation> expectations;
-  std::vector<std::string> policies;
   bool by_class = false;
   for (const std::string& text : texts) {
     absl::StatusOr<Expectation> e = ParseExpectation(text);
     if (!e.ok()) return BadInput(std::string(e.status().message()));
     by_class |= e->class_size >= 0;
-    if (!e->policy.empty()) policies.push_back(e->policy);
     expectations.push_back(*std::move(e));
   }
+  std::vector<std::string> listed;
   if (command_line.Has("policies")) {
-    absl::StatusOr<std::vector<std::string>> listed =
+    absl::StatusOr<std::vector<std::string>> list =
         command_line.GetList("policies");
-    if (!listed.ok()) return BadInput(std::string(listed.status().message()));
-    policies.insert(policies.end(), listed->begin(), listed->end());
+    if (!list.ok()) return BadInput(std::string(list.status().message()));
+    listed = *std::move(list);
   }
+  absl::StatusOr<std::vector<std::string>> policies_or =
+      PoliciesToCompare(expectations, listed);
+  if (!policies_or.ok()) {
+    return BadInput(std::string(policies_or.status().message()));
+  }
+  std::vector<std::string> policies = *std::move(policies_or);
 
   const std::string& path = command_line.positional()[0];
   absl::StatusOr<std::unique_ptr<TraceReader>> reader = TraceReader::Open(path);
@@ -322,12 +364,24 @@ int RunCheck(const std::vector<std::string>& args) {
   MetricTable table;
   table.AddReplay(*report);
   if (!policies.empty()) {
-    // TODO(redis-workloads): run sim/'s comparison here once it is linkable
-    // beside the replay (proto/sim.proto and proto/report.proto both
-    // define slabtrace.Sweep today).
-    return BadInput(absl::StrCat(
-        "policy '", policies[0],
-        "': comparing policies is not available in this build yet"));
+    CompareOptions compare;
+    compare.policies = std::move(policies);
+    compare.sim.by_class = by_class;
+    compare.trace_name = path;
+    absl::StatusOr<Comparison> comparison =
+        Compare([&path] { return OpenObjectStream(path); }, compare);
+    if (!comparison.ok()) {
+      const std::string message = absl::StrCat(
+          path, ": comparing policies: ", comparison.status().message());
+      // Internal: a simulator invariant (e.g. conservation) broke, which
+      // is a failed check of the trace, not bad input.
+      if (comparison.status().code() == absl::StatusCode::kInternal) {
+        std::fprintf(stderr, "slabtrace check: %s\n", message.c_str());
+        return kExitCheckFailed;
+      }
+      return BadInput(message);
+    }
+    table.AddComparison(*comparison);
   }
 
   int violated = 0;
@@ -431,6 +485,35 @@ void MetricTable::AddReplay(const Report& report) {
       static_cast<double>(v.unknown_frees() + v.unknown_resizes()));
   Set({"inconsistencies", "end", "", -1}, v.inconsistencies());
   Set({"dropped_events", "end", "", -1}, report.trailer().dropped_events());
+}
+
+void MetricTable::AddComparison(const Comparison& comparison) {
+  for (const ComparisonSweep& sweep : comparison.sweeps()) {
+    if (sweep.kind() == ComparisonSweep::INTERVAL) continue;
+    const std::string label = sweep.kind() == ComparisonSweep::END
+                                  ? std::string("end")
+                                  : sweep.label();
+    for (const PolicyRow& row : sweep.rows()) AddPolicyRow(*this, label, row);
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> PoliciesToCompare(
+    const std::vector<Expectation>& expectations,
+    const std::vector<std::string>& extra) {
+  std::vector<std::string> named;
+  for (const Expectation& e : expectations) {
+    if (!e.policy.empty()) named.push_back(e.policy);
+  }
+  named.insert(named.end(), extra.begin(), extra.end());
+  if (named.empty()) return named;
+  std::vector<std::string> policies = {"recorded"};
+  for (const std::string& name : named) {
+    if (std::find(policies.begin(), policies.end(), name) == policies.end()) {
+      policies.push_back(name);
+    }
+  }
+  if (absl::Status s = ValidatePolicies(policies); !s.ok()) return s;
+  return policies;
 }
 
 absl::StatusOr<double> MetricTable::Lookup(const Expectation& e) const {

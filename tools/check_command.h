@@ -49,7 +49,8 @@
 
 namespace slabtrace {
 
-class Report;  // proto/report.proto
+class Comparison;  // proto/sim.proto
+class Report;      // proto/report.proto
 
 // The subcommand: `slabtrace check TRACE --expect EXPR [--expect EXPR ...]
 // [--policies LIST]`.
@@ -97,6 +98,10 @@ class MetricTable {
   void Set(const Key& key, double value);
   // Every metric of `report`'s labelled sweeps (markers and the end).
   void AddReplay(const Report& report);
+  // Every policy's metrics at `comparison`'s labelled sweeps, per class too
+  // when it was run by class (a small class's pinned_slabs are its pinned
+  // granules).
+  void AddComparison(const Comparison& comparison);
 
   // The value `expectation` refers to, or NotFound naming what the table
   // does have (the sweeps, or the policies).
@@ -107,6 +112,13 @@ class MetricTable {
   std::vector<std::string> sweeps_;    // in order of first appearance
   std::vector<std::string> policies_;  // likewise
 };
+
+// The policies `expectations` name plus `extra`, in order of first mention,
+// each once, with `recorded` first when any is named: footprint_ratio is
+// relative to it. InvalidArgument naming the valid ones for an unknown name.
+absl::StatusOr<std::vector<std::string>> PoliciesToCompare(
+    const std::vector<Expectation>& expectations,
+    const std::vector<std::string>& extra);
 
 struct CheckResult {
   bool holds = false;

@@ -120,6 +120,41 @@ TEST_F(RunCheckTest, BadInputExitsTwo) {
   EXPECT_EQ(RunCheck({*trace_, "--expect=dsr>=0", "--bogus"}), kExitBadInput);
 }
 
+// The comparison runs the same stream through the policies: `recorded`
+// reproduces the replay, and the clairvoyant `oracle` puts the 16 objects
+// that die at "deleted" into one slab, so it drains half of its slabs.
+TEST_F(RunCheckTest, PolicyMetricsComeFromTheComparison) {
+  std::string out;
+  EXPECT_EQ(Check({"pinned_slabs@deleted:recorded==2",
+                   "footprint_ratio@deleted:recorded==1",
+                   "live_objects@deleted:oracle==16",
+                   "pinned_slabs@deleted:oracle==1", "dsr@deleted:oracle==0.5",
+                   "footprint_ratio@deleted:oracle==0.5",
+                   "pinned_slabs[1280]@deleted:oracle==1",
+                   // Both slabs of lcm(4096, 1280) bytes pinned at the peak.
+                   "peak_footprint==40KiB"},
+                  &out),
+            kExitOk)
+      << out;
+  EXPECT_THAT(out, HasSubstr("8 of 8 expectations hold"));
+}
+
+TEST_F(RunCheckTest, PolicyViolationNamesThePolicy) {
+  std::string out;
+  EXPECT_EQ(Check({"dsr@deleted:recorded>=0.4"}, &out), kExitCheckFailed);
+  EXPECT_THAT(out, HasSubstr("FAIL dsr of policy 'recorded' at marker "
+                             "'deleted' is 0.00, expected >= 0.40"));
+}
+
+TEST_F(RunCheckTest, UnknownPolicyExitsTwo) {
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Check({"dsr@deleted:nonesuch>=0"}), kExitBadInput);
+  EXPECT_EQ(RunCheck({*trace_, "--expect=dsr>=0", "--policies=bogus"}),
+            kExitBadInput);
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              HasSubstr("unknown policy 'nonesuch'"));
+}
+
 TEST_F(RunCheckTest, EqualsFormAndHelp) {
   EXPECT_EQ(RunCheck({*trace_, "--expect=live_objects@deleted==16"}), kExitOk);
   ::testing::internal::CaptureStdout();

@@ -106,6 +106,24 @@ CheckResult Check(const MetricTable& table, const std::string& text) {
   return result.ok() ? *result : CheckResult();
 }
 
+TEST(PoliciesToCompareTest, RecordedFirstThenEachOnceInOrder) {
+  const std::vector<Expectation> named = {
+      Parse("dsr@deleted:oracle>=0.4"), Parse("dsr@deleted>=0.1"),
+      Parse("footprint:first-fit<=1MiB"), Parse("footprint_ratio:oracle<=1")};
+  absl::StatusOr<std::vector<std::string>> policies =
+      PoliciesToCompare(named, {"compact", "first-fit"});
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  EXPECT_EQ(*policies, (std::vector<std::string>{"recorded", "oracle",
+                                                 "first-fit", "compact"}));
+  policies = PoliciesToCompare({Parse("dsr>=0")}, {});
+  ASSERT_TRUE(policies.ok());
+  EXPECT_TRUE(policies->empty());
+  EXPECT_THAT(
+      std::string(
+          PoliciesToCompare({Parse("dsr:bogus>=0")}, {}).status().message()),
+      HasSubstr("unknown policy 'bogus'"));
+}
+
 TEST(EvaluateTest, ViolationsReadLikeASentence) {
   MetricTable table;
   table.AddReplay(ScatterDeleteReport());

@@ -107,12 +107,10 @@ absl::Status ReadOptions(const CommandLine& command_line,
     uint64_t* value;
   };
   uint64_t page_size = 0, threads = 0, min_slabs = 0;
-  for (const Count& count : {Count{"epoch-ms", &sim.epoch_ms},
-                             Count{"page-size", &page_size},
-                             Count{"every", &sim.every_events},
-                             Count{"interval", &sim.every_ms},
-                             Count{"threads", &threads},
-                             Count{"fidelity-min-slabs", &min_slabs}}) {
+  for (const Count& count :
+       {Count{"epoch-ms", &sim.epoch_ms}, Count{"page-size", &page_size},
+        Count{"every", &sim.every_events}, Count{"interval", &sim.every_ms},
+        Count{"threads", &threads}, Count{"fidelity-min-slabs", &min_slabs}}) {
     absl::StatusOr<int64_t> value = command_line.GetInt(count.name);
     if (!value.ok()) return value.status();
     if (*value < 0) {
@@ -175,7 +173,7 @@ int RunCompare(const std::vector<std::string>& args) {
                 comparison.status().message());
   }
   absl::StatusOr<std::string> text =
-      format == "json" ? FormatJson(*comparison)
+      format == "json"  ? FormatJson(*comparison)
       : format == "csv" ? absl::StatusOr<std::string>(FormatCsv(*comparison))
                         : absl::StatusOr<std::string>(FormatTable(*comparison));
   if (!text.ok()) return Fail(kExitBadInput, text.status().message());
@@ -185,11 +183,11 @@ int RunCompare(const std::vector<std::string>& args) {
   }
   if (max_error >= 0 &&
       comparison->fidelity().max_abs_relative_difference() > max_error) {
-    return Fail(kExitCheckFailed,
-                absl::StrFormat("fidelity error %.4f exceeds %.4f",
-                                comparison->fidelity()
-                                    .max_abs_relative_difference(),
-                                max_error));
+    return Fail(
+        kExitCheckFailed,
+        absl::StrFormat("fidelity error %.4f exceeds %.4f",
+                        comparison->fidelity().max_abs_relative_difference(),
+                        max_error));
   }
   return kExitOk;
 }

@@ -64,8 +64,7 @@ int RunMark(const std::vector<std::string>& args) {
       RequestMarker(static_cast<pid_t>(pid), command_line.positional()[0],
                     absl::Milliseconds(*timeout_ms));
   if (!seq.ok()) return Fail(std::string(seq.status().message()));
-  std::printf("marker '%s' at seq %llu\n",
-              command_line.positional()[0].c_str(),
+  std::printf("marker '%s' at seq %llu\n", command_line.positional()[0].c_str(),
               static_cast<unsigned long long>(*seq));
   return kExitOk;
 }

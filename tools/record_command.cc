@@ -57,8 +57,8 @@ std::string Dirname(const std::string& path) {
 absl::StatusOr<std::string> FindRecorderLibrary() {
   if (const char* path = getenv("SLABTRACE_RECORDER_LIB")) {
     if (IsFile(path)) return std::string(path);
-    return absl::NotFoundError(absl::StrCat(
-        "SLABTRACE_RECORDER_LIB=", path, ": no such file"));
+    return absl::NotFoundError(
+        absl::StrCat("SLABTRACE_RECORDER_LIB=", path, ": no such file"));
   }
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -76,9 +76,10 @@ absl::StatusOr<std::string> FindRecorderLibrary() {
   for (const std::string& candidate : candidates) {
     if (IsFile(candidate)) return candidate;
   }
-  return absl::NotFoundError(absl::StrCat(
-      "cannot find ", kRecorderLibrary, " next to ", exe,
-      " (build //record:libslabtrace_record.so or set SLABTRACE_RECORDER_LIB)"));
+  return absl::NotFoundError(
+      absl::StrCat("cannot find ", kRecorderLibrary, " next to ", exe,
+                   " (build //record:libslabtrace_record.so or set "
+                   "SLABTRACE_RECORDER_LIB)"));
 }
 
 std::string Absolute(const std::string& path) {
@@ -123,15 +124,16 @@ void PrintSummary(const std::string& path, double wall_seconds) {
   const uint64_t events = (*reader)->events_read();
   const std::optional<TraceTrailer>& trailer = (*reader)->trailer();
   std::string out = absl::StrFormat("slabtrace record: %s\n", path);
-  absl::StrAppendFormat(&out, "  events      %d (alloc %d, free %d, resize %d)\n",
+  absl::StrAppendFormat(&out,
+                        "  events      %d (alloc %d, free %d, resize %d)\n",
                         events, summary.events_by_kind[0],
                         summary.events_by_kind[1], summary.events_by_kind[2]);
   absl::StrAppendFormat(&out, "  markers     %d\n", summary.markers);
-  absl::StrAppendFormat(&out, "  bytes       %d (%.2f bytes/event)\n",
-                        (*reader)->file_size(),
-                        events == 0 ? 0.0
-                                    : static_cast<double>((*reader)->file_size()) /
-                                          static_cast<double>(events));
+  absl::StrAppendFormat(
+      &out, "  bytes       %d (%.2f bytes/event)\n", (*reader)->file_size(),
+      events == 0 ? 0.0
+                  : static_cast<double>((*reader)->file_size()) /
+                        static_cast<double>(events));
   if (trailer.has_value()) {
     absl::StrAppendFormat(&out, "  threads     %d\n", trailer->threads());
     absl::StrAppendFormat(&out, "  dropped     %d events\n",
@@ -148,9 +150,10 @@ void PrintSummary(const std::string& path, double wall_seconds) {
   } else {
     absl::StrAppendFormat(&out, "  duration    %.3f s traced, %.3f s wall\n",
                           summary.last_time_ns / 1e9, wall_seconds);
-    absl::StrAppend(&out, "  status      no trailer (the program ended "
-                          "without exit handlers); read up to the last whole "
-                          "chunk\n");
+    absl::StrAppend(&out,
+                    "  status      no trailer (the program ended "
+                    "without exit handlers); read up to the last whole "
+                    "chunk\n");
   }
   for (const std::string& warning : (*reader)->warnings()) {
     absl::StrAppend(&out, "  warning     ", warning, "\n");
@@ -212,8 +215,9 @@ int RunRecord(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (command_line.positional().empty()) {
-    return Fail("no COMMAND to record (usage: slabtrace record -o FILE -- "
-                "COMMAND ARGS...)");
+    return Fail(
+        "no COMMAND to record (usage: slabtrace record -o FILE -- "
+        "COMMAND ARGS...)");
   }
   const std::string on_fork = command_line.Get("on-fork");
   if (on_fork != "record" && on_fork != "stop") {
@@ -228,8 +232,8 @@ int RunRecord(const std::vector<std::string>& args) {
   }
   const std::string output = Absolute(command_line.Get("output"));
   // Caught here, before the program starts, rather than inside it.
-  const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                      0644);
+  const int fd =
+      open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return Fail(absl::StrCat("cannot write ", output, ": ", strerror(errno)));
   }
@@ -288,8 +292,8 @@ int RunRecord(const std::vector<std::string>& args) {
   child_pid = 0;
   struct timespec end;
   clock_gettime(CLOCK_MONOTONIC, &end);
-  const double wall = (end.tv_sec - start.tv_sec) +
-                      (end.tv_nsec - start.tv_nsec) / 1e9;
+  const double wall =
+      (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
   const int exit_code = WIFEXITED(status)     ? WEXITSTATUS(status)
                         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                               : 1;

@@ -19,9 +19,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/report.pb.h"
+#include "proto/sim.pb.h"
 #include "proto/trace_reader.h"
+#include "replay/object_stream.h"
 #include "replay/replayer.h"
 #include "replay/report_format.h"
+#include "sim/compare.h"
+#include "sim/comparison_output.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
 #include "tools/redis/redis_server.h"
@@ -40,7 +44,8 @@ struct RunSettings {
   bool record = true;
   bool by_class = true;
   std::string redis_server = "redis-server";
-  std::string slabtrace;  // "" = this executable
+  std::string slabtrace;              // "" = this executable
+  std::vector<std::string> policies;  // empty: all
 };
 
 void AddScenarioOptions(CommandLine& command_line,
@@ -75,6 +80,8 @@ void AddScenarioOptions(CommandLine& command_line,
   command_line.AddOption("slabtrace", "",
                          "the slabtrace binary that records and marks "
                          "(default: this one)");
+  command_line.AddOption("policies", "",
+                         "policies to compare (default: all eight)");
   command_line.AddFlag("no-record",
                        "drive the scenario without recording (no trace)");
 }
@@ -121,6 +128,17 @@ absl::StatusOr<std::string> SelfPath() {
   const ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
   if (n <= 0) return absl::InternalError("cannot find /proc/self/exe");
   return std::string(buffer, n);
+}
+
+// The recorder runs in the server's private directory, so a relative -o
+// must be resolved against ours first.
+absl::StatusOr<std::string> AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char buffer[4096];
+  if (getcwd(buffer, sizeof(buffer)) == nullptr) {
+    return absl::InternalError("cannot read the current directory");
+  }
+  return absl::StrCat(buffer, "/", path);
 }
 
 // Runs argv to completion with its output appended to `log`; returns the
@@ -199,48 +217,25 @@ class Marker {
 
 std::string Pct(double ratio) { return absl::StrFormat("%.1f%%", 100 * ratio); }
 
-// The table a user came for: per marker the heap's slabs and DSR, then
-// per size class at the last marker, beside jemalloc's own numbers.
-std::string Summary(const Report& report) {
-  std::string out =
-      absl::StrFormat("%-12s %12s %12s %12s %12s %12s  %s\n", "marker",
-                      "live objects", "live bytes", "pinned slabs", "footprint",
-                      "stranded", "DSR since marker");
-  const Sweep* last_marker = nullptr;
-  for (const Sweep& sweep : report.sweeps()) {
-    if (sweep.kind() == Sweep::INTERVAL) continue;
-    if (sweep.kind() == Sweep::MARKER) last_marker = &sweep;
-    const Occupancy& o = sweep.total();
-    absl::StrAppend(
-        &out,
-        absl::StrFormat(
-            "%-12s %12s %12s %12s %12s %12s  %s\n", sweep.label(),
-            WithCommas(o.live_objects()), HumanBytes(o.live_bytes()),
-            WithCommas(o.pinned_slabs()), HumanBytes(o.footprint_bytes()),
-            HumanBytes(o.stranded_bytes()), HumanDsr(o.dsr_since_marker())));
-  }
-  if (last_marker == nullptr) return out;
-  absl::StrAppend(&out, "\nper size class at marker '", last_marker->label(),
-                  "' (replay beside jemalloc's own statistics):\n");
-  absl::StrAppend(
-      &out, absl::StrFormat("%8s %6s %12s %10s %10s %16s %12s %12s  %s\n",
-                            "class", "nregs", "pinned slabs", "live regs",
-                            "regs/slab", "DSR since marker", "je curslabs",
-                            "je curregs", "within bound"));
-  std::vector<const GroundTruthClass*> truth;
-  for (const GroundTruthClass& c : last_marker->ground_truth().classes()) {
-    truth.push_back(&c);
-  }
-  for (const ClassOccupancy& c : last_marker->classes()) {
+// Per size class at one marker: the replay beside jemalloc's own numbers.
+std::string ClassTable(const Sweep& marker) {
+  std::string out = absl::StrCat(
+      "\nper size class at marker '", marker.label(),
+      "' (replay beside jemalloc's own statistics):\n",
+      absl::StrFormat("%8s %6s %12s %10s %10s %16s %12s %12s  %s\n", "class",
+                      "nregs", "pinned slabs", "live regs", "regs/slab",
+                      "DSR since marker", "je curslabs", "je curregs",
+                      "within bound"));
+  for (const ClassOccupancy& c : marker.classes()) {
     const Occupancy& o = c.occupancy();
     if (c.nregs() == 0 || o.pinned_slabs() == 0) continue;
     std::string curslabs = "-", curregs = "-", within = "-";
-    for (const GroundTruthClass* t : truth) {
-      if (t->size_class() != c.size_class()) continue;
-      curslabs = WithCommas(t->jemalloc_curslabs());
-      curregs = WithCommas(t->jemalloc_curregs());
-      within = t->within_bound() ? "yes"
-                                 : absl::StrCat("NO (bound ", t->bound(), ")");
+    for (const GroundTruthClass& t : marker.ground_truth().classes()) {
+      if (t.size_class() != c.size_class()) continue;
+      curslabs = WithCommas(t.jemalloc_curslabs());
+      curregs = WithCommas(t.jemalloc_curregs());
+      within =
+          t.within_bound() ? "yes" : absl::StrCat("NO (bound ", t.bound(), ")");
     }
     absl::StrAppend(
         &out, absl::StrFormat(
@@ -254,6 +249,43 @@ std::string Summary(const Report& report) {
                   HumanDsr(o.dsr_since_marker()), curslabs, curregs, within));
   }
   return out;
+}
+
+// The table a user came for: per marker the heap's slabs and DSR, then per
+// size class at every marker, beside jemalloc's own numbers.
+std::string Summary(const Report& report) {
+  std::string out =
+      absl::StrFormat("%-12s %12s %12s %12s %12s %12s  %s\n", "marker",
+                      "live objects", "live bytes", "pinned slabs", "footprint",
+                      "stranded", "DSR since marker");
+  for (const Sweep& sweep : report.sweeps()) {
+    if (sweep.kind() == Sweep::INTERVAL) continue;
+    const Occupancy& o = sweep.total();
+    absl::StrAppend(
+        &out,
+        absl::StrFormat(
+            "%-12s %12s %12s %12s %12s %12s  %s\n", sweep.label(),
+            WithCommas(o.live_objects()), HumanBytes(o.live_bytes()),
+            WithCommas(o.pinned_slabs()), HumanBytes(o.footprint_bytes()),
+            HumanBytes(o.stranded_bytes()), HumanDsr(o.dsr_since_marker())));
+  }
+  for (const Sweep& sweep : report.sweeps()) {
+    if (sweep.kind() == Sweep::MARKER) absl::StrAppend(&out, ClassTable(sweep));
+  }
+  return out;
+}
+
+// `slabtrace compare TRACE --policies ...` through the library: the same
+// table, so the two commands never disagree.
+absl::StatusOr<std::string> PolicyComparison(
+    const std::string& path, const std::vector<std::string>& policies) {
+  CompareOptions options;
+  options.policies = policies;
+  options.trace_name = path;
+  absl::StatusOr<Comparison> comparison =
+      Compare([&path] { return OpenObjectStream(path); }, options);
+  if (!comparison.ok()) return comparison.status();
+  return FormatTable(*comparison);
 }
 
 absl::StatusOr<Report> Replay(const std::string& path) {
@@ -316,11 +348,13 @@ int Record(const RunSettings& settings) {
   if (!report.ok()) return Fail(report.status());
   std::printf("%s: %s\n\n%s", settings.output.c_str(),
               settings.scenario.c_str(), Summary(*report).c_str());
-  std::printf(
-      "\nINFO memory at each marker: %s\n"
-      "policy comparison: run `slabtrace compare %s` (not linked into this "
-      "command yet)\n",
-      info_path.c_str(), settings.output.c_str());
+  std::printf("\nINFO memory at each marker: %s\n", info_path.c_str());
+  std::fflush(stdout);
+  absl::StatusOr<std::string> comparison =
+      PolicyComparison(settings.output, settings.policies);
+  if (!comparison.ok()) return Fail(comparison.status());
+  std::printf("\npolicy comparison (`slabtrace compare %s`):\n%s",
+              settings.output.c_str(), comparison->c_str());
   return kExitOk;
 }
 
@@ -350,12 +384,23 @@ int RunWithDefaults(const std::vector<std::string>& args,
   absl::StatusOr<ScenarioParams> params = ReadScenarioParams(command_line);
   if (!params.ok()) return Fail(params.status());
   settings.params = *params;
-  settings.output = command_line.Get("output").empty()
-                        ? settings.scenario + ".slabtrace"
-                        : command_line.Get("output");
+  absl::StatusOr<std::string> output = AbsolutePath(
+      command_line.Get("output").empty() ? settings.scenario + ".slabtrace"
+                                         : command_line.Get("output"));
+  if (!output.ok()) return Fail(output.status());
+  settings.output = *std::move(output);
   settings.record = !command_line.GetFlag("no-record");
   settings.redis_server = command_line.Get("redis-server");
   settings.slabtrace = command_line.Get("slabtrace");
+  if (command_line.Has("policies")) {
+    absl::StatusOr<std::vector<std::string>> policies =
+        command_line.GetList("policies");
+    if (!policies.ok()) return Fail(policies.status());
+    settings.policies = *std::move(policies);
+  }
+  if (absl::Status s = ValidatePolicies(settings.policies); !s.ok()) {
+    return Fail(s);
+  }
   return Record(settings);
 }
 
@@ -377,7 +422,8 @@ int RunRedis(const std::vector<std::string>& args) {
           "Starts Debian's redis-server under `slabtrace record` on a free\n"
           "loopback port, drives SCENARIO with a marker at each phase\n"
           "boundary (INFO memory at each marker goes to FILE.info), shuts\n"
-          "it down and prints the replay summary.\n\n",
+          "it down and prints the replay summary and the policy "
+          "comparison.\n\n",
           ScenarioHelp()),
       ScenarioParams(), /*demo=*/false);
 }
@@ -391,7 +437,7 @@ int RunDemo(const std::vector<std::string>& args) {
       "The published experiment: record redis-server while it writes "
       "100,000 keys\nwith 1 KiB values and deletes the odd keys, then show "
       "slabs, pinned slabs\nand DSR per size class beside jemalloc's own "
-      "statistics.",
+      "statistics, and the same\ntraffic under every placement policy.",
       defaults, /*demo=*/true);
 }
 

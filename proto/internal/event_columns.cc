@@ -69,10 +69,14 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
   };
 
   column([&] {
+    uint32_t previous_thread = 0;
     for (const Event& e : events) {
-      *p++ = static_cast<uint8_t>(static_cast<uint8_t>(e.kind)
-                                      << format::kApiBits |
-                                  static_cast<uint8_t>(e.api));
+      const uint8_t same_thread =
+          e.thread == previous_thread ? format::kSameThreadBit : 0;
+      *p++ = static_cast<uint8_t>(
+          same_thread | static_cast<uint8_t>(e.kind) << format::kApiBits |
+          static_cast<uint8_t>(e.api));
+      previous_thread = e.thread;
     }
   });
   column([&] {
@@ -85,7 +89,11 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
     }
   });
   column([&] {
-    for (const Event& e : events) p = PutVarint(p, e.thread);
+    uint32_t previous_thread = 0;
+    for (const Event& e : events) {
+      if (e.thread != previous_thread) p = PutVarint(p, e.thread);
+      previous_thread = e.thread;
+    }
   });
   column([&] {
     for (const Event& e : events) {
@@ -119,6 +127,7 @@ struct ChunkDecoder::Cursors {
   const uint8_t* at[format::kNumColumns];
   const uint8_t* end[format::kNumColumns];
   uint64_t time = 0;
+  uint32_t thread = 0;
 };
 
 ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
@@ -198,7 +207,8 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   };
   const uint8_t* kind_api = c.begin[format::kKindApiColumn] + begin;
   for (uint32_t i = 0; i < n; ++i) {
-    const uint8_t kind = kind_api[i] >> format::kApiBits;
+    const uint8_t kind =
+        (kind_api[i] & ~format::kSameThreadBit) >> format::kApiBits;
     const uint8_t api = kind_api[i] & ((1u << format::kApiBits) - 1);
     if (kind >= kNumEventKinds || api >= kNumAllocApis) {
       return Malformed(absl::StrFormat(
@@ -219,14 +229,17 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   }
   const uint8_t*& thread = c.at[format::kThreadColumn];
   for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&thread, c.end[format::kThreadColumn], &v)) {
-      return overrun(i);
+    if ((kind_api[i] & format::kSameThreadBit) == 0) {
+      if (!GetVarintFast(&thread, c.end[format::kThreadColumn], &v)) {
+        return overrun(i);
+      }
+      if (v > std::numeric_limits<uint32_t>::max()) {
+        return Malformed(
+            absl::StrFormat("event %d: thread %d out of range", begin + i, v));
+      }
+      c.thread = static_cast<uint32_t>(v);
     }
-    if (v > std::numeric_limits<uint32_t>::max()) {
-      return Malformed(
-          absl::StrFormat("event %d: thread %d out of range", begin + i, v));
-    }
-    out[i].thread = static_cast<uint32_t>(v);
+    out[i].thread = c.thread;
   }
   const uint32_t num_classes = static_cast<uint32_t>(last_ptr_.size());
   const uint8_t*& size_class = c.at[format::kSizeClassColumn];

@@ -30,11 +30,28 @@ inline uint16_t ClassOfBlock(void* ptr) {
 
 inline uint8_t Api(AllocApi api) { return static_cast<uint8_t>(api); }
 
+// How the size class of a new block is found: from the requested size when
+// no alignment was asked for (jemalloc then serves exactly the smallest
+// class that fits, and this saves a radix-tree lookup per call), else from
+// the block's usable size.
+enum class ClassFrom { kRequestedSize, kBlock };
+
+inline uint16_t ClassOfNewBlock(void* ptr, uint64_t size, ClassFrom from) {
+  return from == ClassFrom::kRequestedSize ? recorder.classes.ClassOf(size)
+                                           : ClassOfBlock(ptr);
+}
+
+// MALLOCX_LG_ALIGN bits of a flags word.
+inline ClassFrom ClassFromFlags(int flags) {
+  return (flags & 0x3f) == 0 ? ClassFrom::kRequestedSize : ClassFrom::kBlock;
+}
+
 // After the real call: the block is live now, so its ticket must come
 // after the call (anyone who freed this address before took a smaller one).
-void RecordAlloc(AllocApi api, void* ptr, uint64_t size,
+void RecordAlloc(AllocApi api, void* ptr, uint64_t size, ClassFrom from,
                  CallOutcome success = CallOutcome::kPlain) {
-  const uint16_t size_class = ptr != nullptr ? ClassOfBlock(ptr) : 0;
+  const uint16_t size_class =
+      ptr != nullptr ? ClassOfNewBlock(ptr, size, from) : 0;
   SlotWriter writer;
   Slot* slot = writer.TakeTicket();
   if (slot == nullptr) return;
@@ -126,7 +143,8 @@ inline bool Record() {
 // realloc and rallocx. T1 before the call (it may free `ptr`), T2 after a
 // move (it made a new block live); the writer places the pair between them.
 template <typename Call>
-void* RecordedRealloc(AllocApi api, void* ptr, size_t size, Call call) {
+void* RecordedRealloc(AllocApi api, void* ptr, size_t size, ClassFrom from,
+                      Call call) {
   const uint16_t old_class = ClassOfBlock(ptr);
   SlotWriter writer;
   Slot* slot = writer.TakeTicket();
@@ -148,7 +166,7 @@ void* RecordedRealloc(AllocApi api, void* ptr, size_t size, Call call) {
     writer.Publish();
     return result;
   }
-  const uint16_t new_class = ClassOfBlock(result);
+  const uint16_t new_class = ClassOfNewBlock(result, size, from);
   if (result == ptr) {
     slot->type = SlotType::kResize;
     slot->size_class = new_class;
@@ -178,10 +196,11 @@ void* Realloc(AllocApi api, void* ptr, size_t size) {
   }
   if (ptr == nullptr) {
     void* result = recorder.real.realloc(nullptr, size);
-    RecordAlloc(api, result, size, CallOutcome::kFromNull);
+    RecordAlloc(api, result, size, ClassFrom::kRequestedSize,
+                CallOutcome::kFromNull);
     return result;
   }
-  return RecordedRealloc(api, ptr, size,
+  return RecordedRealloc(api, ptr, size, ClassFrom::kRequestedSize,
                          [&] { return recorder.real.realloc(ptr, size); });
 }
 
@@ -211,7 +230,8 @@ void* NewImpl(AllocApi api, size_t size, size_t alignment, bool nothrow) {
     if (handler == nullptr) break;
     handler();
   }
-  RecordAlloc(api, ptr, size);
+  RecordAlloc(api, ptr, size,
+              alignment > 16 ? ClassFrom::kBlock : ClassFrom::kRequestedSize);
   if (ptr == nullptr && !nothrow) throw std::bad_alloc();
   return ptr;
 }
@@ -224,8 +244,8 @@ void DeleteImpl(AllocApi api, void* ptr, size_t size, size_t alignment) {
   RecordFree(api, ptr, size);
   if (ptr == nullptr) return;
   if (size != 0) {
-    recorder.real.sdallocx(
-        ptr, size, alignment > 16 ? MALLOCX_ALIGN(alignment) : 0);
+    recorder.real.sdallocx(ptr, size,
+                           alignment > 16 ? MALLOCX_ALIGN(alignment) : 0);
   } else {
     recorder.real.free(ptr);
   }
@@ -241,7 +261,7 @@ using namespace slabtrace::record_internal;  // NOLINT: C ABI glue only.
 SLABTRACE_EXPORT void* malloc(size_t size) noexcept {
   if (Unlikely(!Record())) return UnrecordedAllocate(size, 0, false);
   void* ptr = recorder.real.malloc(size);
-  RecordAlloc(AllocApi::kMalloc, ptr, size);
+  RecordAlloc(AllocApi::kMalloc, ptr, size, ClassFrom::kRequestedSize);
   return ptr;
 }
 
@@ -252,7 +272,8 @@ SLABTRACE_EXPORT void* calloc(size_t count, size_t size) noexcept {
     return UnrecordedAllocate(total, 0, true);
   }
   void* ptr = recorder.real.calloc(count, size);
-  RecordAlloc(AllocApi::kCalloc, ptr, uint64_t{count} * size);
+  RecordAlloc(AllocApi::kCalloc, ptr, uint64_t{count} * size,
+              ClassFrom::kRequestedSize);
   return ptr;
 }
 
@@ -264,7 +285,9 @@ SLABTRACE_EXPORT void* reallocarray(void* ptr, size_t count,
                                     size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) {
-    if (Record()) RecordAlloc(AllocApi::kReallocarray, nullptr, 0);
+    if (Record()) {
+      RecordAlloc(AllocApi::kReallocarray, nullptr, 0, ClassFrom::kBlock);
+    }
     errno = ENOMEM;
     return nullptr;
   }
@@ -285,28 +308,29 @@ SLABTRACE_EXPORT int posix_memalign(void** out, size_t alignment,
     return *out != nullptr ? 0 : ENOMEM;
   }
   const int error = recorder.real.posix_memalign(out, alignment, size);
-  RecordAlloc(AllocApi::kPosixMemalign, error == 0 ? *out : nullptr, size);
+  RecordAlloc(AllocApi::kPosixMemalign, error == 0 ? *out : nullptr, size,
+              ClassFrom::kBlock);
   return error;
 }
 
 SLABTRACE_EXPORT void* aligned_alloc(size_t alignment, size_t size) noexcept {
   if (Unlikely(!Record())) return UnrecordedAllocate(size, alignment, false);
   void* ptr = recorder.real.aligned_alloc(alignment, size);
-  RecordAlloc(AllocApi::kAlignedAlloc, ptr, size);
+  RecordAlloc(AllocApi::kAlignedAlloc, ptr, size, ClassFrom::kBlock);
   return ptr;
 }
 
 SLABTRACE_EXPORT void* memalign(size_t alignment, size_t size) noexcept {
   if (Unlikely(!Record())) return UnrecordedAllocate(size, alignment, false);
   void* ptr = recorder.real.memalign(alignment, size);
-  RecordAlloc(AllocApi::kMemalign, ptr, size);
+  RecordAlloc(AllocApi::kMemalign, ptr, size, ClassFrom::kBlock);
   return ptr;
 }
 
 SLABTRACE_EXPORT void* valloc(size_t size) noexcept {
   if (Unlikely(!Record())) return UnrecordedAllocate(size, 4096, false);
   void* ptr = recorder.real.valloc(size);
-  RecordAlloc(AllocApi::kValloc, ptr, size);
+  RecordAlloc(AllocApi::kValloc, ptr, size, ClassFrom::kBlock);
   return ptr;
 }
 
@@ -317,7 +341,7 @@ SLABTRACE_EXPORT void* pvalloc(size_t size) noexcept {
   size_t rounded = (size + page - 1) & ~(page - 1);
   if (rounded == 0) rounded = page;
   void* ptr = recorder.real.memalign(page, rounded);
-  RecordAlloc(AllocApi::kPvalloc, ptr, size);
+  RecordAlloc(AllocApi::kPvalloc, ptr, size, ClassFrom::kBlock);
   return ptr;
 }
 
@@ -334,7 +358,7 @@ SLABTRACE_EXPORT void* mallocx(size_t size, int flags) {
     return recorder.real.mallocx(size, flags);
   }
   void* ptr = recorder.real.mallocx(size, flags);
-  RecordAlloc(AllocApi::kMallocx, ptr, size);
+  RecordAlloc(AllocApi::kMallocx, ptr, size, ClassFromFlags(flags));
   return ptr;
 }
 
@@ -343,9 +367,9 @@ SLABTRACE_EXPORT void* rallocx(void* ptr, size_t size, int flags) {
     if (IsBootstrapPointer(ptr)) return UnrecordedRealloc(ptr, size);
     return recorder.real.rallocx(ptr, size, flags);
   }
-  return RecordedRealloc(AllocApi::kRallocx, ptr, size, [&] {
-    return recorder.real.rallocx(ptr, size, flags);
-  });
+  return RecordedRealloc(
+      AllocApi::kRallocx, ptr, size, ClassFromFlags(flags),
+      [&] { return recorder.real.rallocx(ptr, size, flags); });
 }
 
 SLABTRACE_EXPORT size_t xallocx(void* ptr, size_t size, size_t extra,
@@ -410,13 +434,13 @@ void* operator new(size_t size, const std::nothrow_t&) noexcept {
   return NewImpl(AllocApi::kOperatorNew, size, 0, true);
 }
 void* operator new(size_t size, std::align_val_t alignment) {
-  return NewImpl(AllocApi::kOperatorNew, size,
-                 static_cast<size_t>(alignment), false);
+  return NewImpl(AllocApi::kOperatorNew, size, static_cast<size_t>(alignment),
+                 false);
 }
 void* operator new(size_t size, std::align_val_t alignment,
                    const std::nothrow_t&) noexcept {
-  return NewImpl(AllocApi::kOperatorNew, size,
-                 static_cast<size_t>(alignment), true);
+  return NewImpl(AllocApi::kOperatorNew, size, static_cast<size_t>(alignment),
+                 true);
 }
 void* operator new[](size_t size) {
   return NewImpl(AllocApi::kOperatorNewArray, size, 0, false);
@@ -444,13 +468,11 @@ void operator delete(void* ptr, size_t size) noexcept {
   DeleteImpl(AllocApi::kOperatorDelete, ptr, size, 0);
 }
 void operator delete(void* ptr, std::align_val_t alignment) noexcept {
-  DeleteImpl(AllocApi::kOperatorDelete, ptr, 0,
-             static_cast<size_t>(alignment));
+  DeleteImpl(AllocApi::kOperatorDelete, ptr, 0, static_cast<size_t>(alignment));
 }
 void operator delete(void* ptr, std::align_val_t alignment,
                      const std::nothrow_t&) noexcept {
-  DeleteImpl(AllocApi::kOperatorDelete, ptr, 0,
-             static_cast<size_t>(alignment));
+  DeleteImpl(AllocApi::kOperatorDelete, ptr, 0, static_cast<size_t>(alignment));
 }
 void operator delete(void* ptr, size_t size,
                      std::align_val_t alignment) noexcept {

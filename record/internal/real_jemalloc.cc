@@ -48,8 +48,7 @@ bool RealJemalloc::Resolve() {
   }
   return Lookup(handle, "malloc", &malloc) &&
          Lookup(handle, "calloc", &calloc) &&
-         Lookup(handle, "realloc", &realloc) &&
-         Lookup(handle, "free", &free) &&
+         Lookup(handle, "realloc", &realloc) && Lookup(handle, "free", &free) &&
          Lookup(handle, "posix_memalign", &posix_memalign) &&
          Lookup(handle, "aligned_alloc", &aligned_alloc) &&
          Lookup(handle, "memalign", &memalign) &&

@@ -1,5 +1,6 @@
 #include "record/internal/recorder.h"
 
+#include <cpuid.h>
 #include <jemalloc/jemalloc.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -162,8 +163,8 @@ void ReadOptions(RecorderOptions* options) {
   options->flush_ms = ParseUint(getenv("SLABTRACE_FLUSH_MS"), 100);
   options->events_per_chunk =
       ParseUint(getenv("SLABTRACE_CHUNK_EVENTS"), 64 * 1024);
-  options->zstd_level = static_cast<int>(
-      ParseUint(getenv("SLABTRACE_ZSTD_LEVEL"), 3));
+  options->zstd_level =
+      static_cast<int>(ParseUint(getenv("SLABTRACE_ZSTD_LEVEL"), 1));
   // A program the recorded process executes inherits our environment; it
   // must not overwrite the recorded process's file.
   const char* root = getenv("SLABTRACE_ROOT_PID");
@@ -220,18 +221,33 @@ void AfterForkInChild() {
     return;
   }
   recorder.start_ns = MonotonicNs();
+  recorder.start_ticks = Timestamp();
 }
 
 SlotRing* NewRing() {
   const size_t slot_bytes = sizeof(Slot) * recorder.options.ring_events;
-  void* memory = mmap(nullptr, sizeof(SlotRing) + slot_bytes + 64,
-                      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                      0);
+  void* memory =
+      mmap(nullptr, sizeof(SlotRing) + slot_bytes + 64, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return nullptr;
   auto* ring = new (memory) SlotRing();
   char* slots = static_cast<char*>(memory) + ((sizeof(SlotRing) + 63) & ~63);
   ring->Init(reinterpret_cast<Slot*>(slots), recorder.options.ring_events);
   return ring;
+}
+
+bool HasInvariantTsc() {
+#if defined(__x86_64__)
+  unsigned eax, ebx, ecx, edx;
+  if (getenv("SLABTRACE_CLOCK") != nullptr &&
+      std::strcmp(getenv("SLABTRACE_CLOCK"), "monotonic") == 0) {
+    return false;
+  }
+  return __get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx) &&
+         (edx & (1u << 8)) != 0;
+#else
+  return false;
+#endif
 }
 
 bool Initialize() {
@@ -245,7 +261,9 @@ bool Initialize() {
   recorder.num_rings.store(1);
   CreatePrivateArena();
   recorder.pid = getpid();
+  recorder.use_tsc = HasInvariantTsc();
   recorder.start_ns = MonotonicNs();
+  recorder.start_ticks = Timestamp();
   if (pthread_key_create(&recorder.exit_key, OnThreadExit) != 0) return false;
   pthread_atfork(nullptr, nullptr, AfterForkInChild);
   return true;
@@ -282,9 +300,9 @@ bool EnsureInitialized() {
     ++tls_state.busy;
     const bool ok = Initialize();
     --tls_state.busy;
-    recorder.state.store(ok ? RecorderState::kEnabled
-                            : RecorderState::kDisabled,
-                         std::memory_order_release);
+    recorder.state.store(
+        ok ? RecorderState::kEnabled : RecorderState::kDisabled,
+        std::memory_order_release);
   } else {
     while (recorder.state.load(std::memory_order_acquire) ==
            RecorderState::kInitializing) {

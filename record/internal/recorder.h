@@ -25,6 +25,9 @@
 #include <sched.h>
 #include <sys/types.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -58,7 +61,7 @@ struct RecorderOptions {
   uint32_t ring_events = 32768;  // power of two
   uint32_t flush_ms = 100;
   uint32_t events_per_chunk = 64 * 1024;
-  int zstd_level = 3;
+  int zstd_level = 1;
 };
 
 // Size class lookup built from jemalloc's own tables at start-up.
@@ -84,12 +87,13 @@ struct ThreadState {
   SlotRing* ring = nullptr;
   uint32_t thread = 0;  // thread number + 1; 0 = none yet.
   uint32_t generation = 0;
-  uint32_t busy = 0;    // > 0: inside the recorder, serve unrecorded.
-  bool exiting = false; // pthread key destructor has run.
-  bool shared = false;  // ring is the shared one (needs its lock).
+  uint32_t busy = 0;     // > 0: inside the recorder, serve unrecorded.
+  bool exiting = false;  // pthread key destructor has run.
+  bool shared = false;   // ring is the shared one (needs its lock).
 };
 
-extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
+extern __thread ThreadState tls_state
+    __attribute__((tls_model("initial-exec")));
 
 struct Recorder {
   std::atomic<RecorderState> state{RecorderState::kUninitialized};
@@ -99,14 +103,16 @@ struct Recorder {
   std::atomic<uint32_t> num_rings{0};
   std::atomic<uint64_t> lost_slots{0};  // ring full while no writer ran.
   std::atomic<bool> writer_alive{false};
-  std::atomic<int> writer_start{0};  // 0 none, 1 starting, 2 started
+  std::atomic<int> writer_start{0};        // 0 none, 1 starting, 2 started
   SlotRing* rings[kMaxRings] = {nullptr};  // rings[0] is the shared ring.
   RealJemalloc real;
   SizeClassTable classes;
   RecorderOptions options;
   int private_flags = 0;  // MALLOCX flags for the recorder's own memory.
   unsigned private_arena = ~0u;
-  uint64_t start_ns = 0;
+  uint64_t start_ns = 0;     // CLOCK_MONOTONIC at the start of recording.
+  uint64_t start_ticks = 0;  // Timestamp() at the same instant.
+  bool use_tsc = false;      // Timestamp() is the invariant TSC.
   pid_t pid = 0;
   pthread_key_t exit_key = 0;
 };
@@ -118,6 +124,16 @@ inline uint64_t MonotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
          static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Event time stamps: the invariant TSC where the CPU has one (several times
+// cheaper than clock_gettime under a hypervisor's clocksource), converted
+// to CLOCK_MONOTONIC nanoseconds by the writer; else CLOCK_MONOTONIC.
+inline uint64_t Timestamp() {
+#if defined(__x86_64__)
+  if (recorder.use_tsc) return __rdtsc();
+#endif
+  return MonotonicNs();
 }
 
 // True when the calling thread should record its call.
@@ -152,8 +168,7 @@ class SlotWriter {
     ++ts_.busy;
     ring_ = ts_.ring;
     if (ring_ == nullptr ||
-        ts_.generation !=
-            recorder.generation.load(std::memory_order_relaxed)) {
+        ts_.generation != recorder.generation.load(std::memory_order_relaxed)) {
       ring_ = AcquireRing(ts_);
     }
     if (ts_.shared) Lock();
@@ -176,7 +191,7 @@ class SlotWriter {
     if (ticket & kStoppedBit) return slot_ = nullptr;
     slot_->ticket = ticket;
     slot_->thread = ts_.thread - 1;
-    slot_->time_ns = MonotonicNs();
+    slot_->time_ns = Timestamp();
     slot_->old_ptr = 0;
     slot_->aux = 0;
     slot_->old_size_class = 0;

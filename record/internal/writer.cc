@@ -94,6 +94,8 @@ class RecordingWriter {
   void DumpState();
   void NoteStatus(const absl::Status& status);
   Event MakeEvent(const Slot& slot, EventKind kind) const;
+  uint64_t NsSinceStart(uint64_t stamp) const;
+  void Calibrate();
 
   std::unique_ptr<TraceWriter> writer_;
   int control_fd_ = -1;
@@ -112,7 +114,30 @@ class RecordingWriter {
   absl::flat_hash_map<uint64_t, uint64_t> move_of_new_block_;
   bool reported_error_ = false;
   std::string incomplete_reason_;
+  double ns_per_tick_ = 1.0;
+  std::string metadata_clock_source_;
 };
+
+uint64_t RecordingWriter::NsSinceStart(uint64_t stamp) const {
+  if (!recorder.use_tsc) {
+    return stamp > recorder.start_ns ? stamp - recorder.start_ns : 0;
+  }
+  if (stamp <= recorder.start_ticks) return 0;
+  return static_cast<uint64_t>(
+      static_cast<double>(stamp - recorder.start_ticks) * ns_per_tick_);
+}
+
+// TSC ticks per nanosecond, measured against CLOCK_MONOTONIC over the
+// whole recording so far (the longer the baseline, the better).
+void RecordingWriter::Calibrate() {
+  if (!recorder.use_tsc) return;
+  const uint64_t ticks = Timestamp();
+  const uint64_t ns = MonotonicNs();
+  if (ticks > recorder.start_ticks && ns > recorder.start_ns + 1000000) {
+    ns_per_tick_ = static_cast<double>(ns - recorder.start_ns) /
+                   static_cast<double>(ticks - recorder.start_ticks);
+  }
+}
 
 absl::Status RecordingWriter::Open() {
   TraceHeader header;
@@ -129,14 +154,18 @@ absl::Status RecordingWriter::Open() {
   timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
   const uint64_t since_start = MonotonicNs() - recorder.start_ns;
-  header.set_start_time_unix_ns(
-      static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec -
-      static_cast<int64_t>(since_start));
+  header.set_start_time_unix_ns(static_cast<int64_t>(wall.tv_sec) * 1000000000 +
+                                wall.tv_nsec -
+                                static_cast<int64_t>(since_start));
   header.set_clock("CLOCK_MONOTONIC");
+  metadata_clock_source_ = recorder.use_tsc
+                               ? "invariant TSC calibrated to CLOCK_MONOTONIC"
+                               : "clock_gettime(CLOCK_MONOTONIC)";
   header.set_time_resolution_ns(1000);
   const RecorderOptions& options = recorder.options;
   auto& metadata = *header.mutable_metadata();
   metadata["recorder.way_in"] = "interposition";
+  metadata["recorder.clock_source"] = metadata_clock_source_;
   metadata["recorder.ring_events"] = absl::StrCat(options.ring_events);
   metadata["recorder.flush_ms"] = absl::StrCat(options.flush_ms);
   metadata["recorder.on_fork"] =
@@ -170,8 +199,7 @@ void RecordingWriter::NoteStatus(const absl::Status& status) {
 
 Event RecordingWriter::MakeEvent(const Slot& slot, EventKind kind) const {
   Event event;
-  event.time_ns =
-      slot.time_ns > recorder.start_ns ? slot.time_ns - recorder.start_ns : 0;
+  event.time_ns = NsSinceStart(slot.time_ns);
   event.ptr = slot.ptr;
   event.size = slot.size;
   event.thread = slot.thread;
@@ -184,10 +212,7 @@ Event RecordingWriter::MakeEvent(const Slot& slot, EventKind kind) const {
 size_t RecordingWriter::Drain() {
   size_t consumed = 0;
   bool progress = true;
-  static const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
-  uint64_t rounds = 0;
   while (progress) {
-    if (debug && ++rounds % 100000 == 0) DumpState();
     progress = false;
     const uint32_t count = recorder.num_rings.load(std::memory_order_acquire);
     for (uint32_t i = 0; i < count; ++i) {
@@ -366,8 +391,7 @@ void RecordingWriter::EmitMarker(PendingMarker& pending) {
   Reply(pending.reply_fd,
         status.ok() && !writer_->failed()
             ? absl::StrCat("OK ", next_seq_, "\n")
-            : absl::StrCat("ERR trace not writable: ", status.message(),
-                           "\n"));
+            : absl::StrCat("ERR trace not writable: ", status.message(), "\n"));
   pending.reply_fd = -1;
 }
 
@@ -382,9 +406,8 @@ void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
   const uint64_t now = MonotonicNs();
   marker->time_ns = now > recorder.start_ns ? now - recorder.start_ns : 0;
   marker->label = std::move(label);
-  marker->stats = ReadJemallocStats(recorder.private_flags != 0
-                                        ? recorder.private_arena
-                                        : kNoExcludedArena);
+  marker->stats = ReadJemallocStats(
+      recorder.private_flags != 0 ? recorder.private_arena : kNoExcludedArena);
   marker->reply_fd = reply_fd;
   pending_marker_ = std::move(marker);
 }
@@ -426,19 +449,25 @@ void RecordingWriter::Run() {
   tls_state.busy = 1;  // for life: everything this thread does is ours.
   recorder.writer_alive.store(true, std::memory_order_release);
   const uint64_t flush_ns = uint64_t{recorder.options.flush_ms} * 1000000;
+  // A first baseline for the TSC before any event is converted.
+  const uint64_t since_start = MonotonicNs() - recorder.start_ns;
+  if (recorder.use_tsc && since_start < 20000000) {
+    poll(nullptr, 0, static_cast<int>((20000000 - since_start) / 1000000) + 1);
+  }
+  Calibrate();
   uint64_t last_flush = MonotonicNs();
   uint64_t last_progress = last_flush;
-  uint64_t last_seq = 0;
   const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
   while (!stop_requested_.load(std::memory_order_acquire)) {
     const size_t consumed = Drain();
     const uint64_t now = MonotonicNs();
-    (void)last_seq;
-    if (debug && now - last_progress > 300000000) {
+    if (consumed > 0) last_progress = now;
+    if (debug && now - last_progress > 1000000000) {
       DumpState();
       last_progress = now;
     }
     if (now - last_flush >= flush_ns) {
+      Calibrate();
       NoteStatus(writer_->Flush());
       last_flush = now;
     }
@@ -450,30 +479,30 @@ void RecordingWriter::Run() {
 
 // SLABTRACE_DEBUG: what the writer is waiting for, when it waits long.
 void RecordingWriter::DumpState() {
-  std::string out = absl::StrCat("slabtrace-record: waiting for ticket ",
-                                 next_ticket_, " of ",
-                                 recorder.tickets.load(), "; staged ",
-                                 staged_.size(), " unresolved moves ",
-                                 unresolved_moves_, ";");
+  std::string out =
+      absl::StrCat("slabtrace-record: waiting for ticket ", next_ticket_,
+                   " of ", recorder.tickets.load(), "; staged ", staged_.size(),
+                   " unresolved moves ", unresolved_moves_, ";");
   if (!staged_.empty()) {
-    absl::StrAppend(&out, " front type ", static_cast<int>(staged_.front().type),
-                    " move ticket ", staged_.front().move_ticket, ";");
+    absl::StrAppend(&out, " front type ",
+                    static_cast<int>(staged_.front().type), " move ticket ",
+                    staged_.front().move_ticket, ";");
   }
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
     SlotRing* ring = recorder.rings[i];
     const Slot* front = ring->Front();
     absl::StrAppend(&out, " ring ", i, " state ", ring->state.load(),
-                    front != nullptr ? absl::StrCat(" head ticket ",
-                                                    front->ticket,
-                                                    " type ",
-                                                    static_cast<int>(front->type))
-                                     : std::string(" empty"),
+                    front != nullptr
+                        ? absl::StrCat(" head ticket ", front->ticket, " type ",
+                                       static_cast<int>(front->type))
+                        : std::string(" empty"),
                     ";");
   }
   WriteError(out.c_str());
 }
 
 void RecordingWriter::Finish() {
+  Calibrate();
   if (pending_marker_ == nullptr) TakeMarker("exit", -1);
   const uint64_t end =
       recorder.tickets.fetch_or(kStoppedBit) & (kStoppedBit - 1);
@@ -482,9 +511,9 @@ void RecordingWriter::Finish() {
     if (Drain() > 0) {
       last_progress = MonotonicNs();
     } else if (MonotonicNs() - last_progress > kFinalStallNs) {
-      incomplete_reason_ = absl::StrCat(
-          "recorder: ", end - next_ticket_,
-          " calls in flight at exit were never completed");
+      incomplete_reason_ =
+          absl::StrCat("recorder: ", end - next_ticket_,
+                       " calls in flight at exit were never completed");
       break;
     } else {
       poll(nullptr, 0, 1);

@@ -22,26 +22,28 @@ int main(int argc, char** argv) {
            trace->markers[next_marker].seq() <= e.seq) {
       std::printf("marker %s\n", trace->markers[next_marker++].label().c_str());
     }
-    std::printf("%llu t=%llu th=%u %s %s ptr=0x%llx size=%llu class=%u slab=0x%llx\n",
-                (unsigned long long)e.seq, (unsigned long long)e.time_ns,
-                e.thread, std::string(slabtrace::EventKindName(e.kind)).c_str(),
-                std::string(slabtrace::AllocApiName(e.api)).c_str(),
-                (unsigned long long)e.ptr, (unsigned long long)e.size,
-                e.size_class, (unsigned long long)e.slab);
+    std::printf(
+        "%llu t=%llu th=%u %s %s ptr=0x%llx size=%llu class=%u slab=0x%llx\n",
+        (unsigned long long)e.seq, (unsigned long long)e.time_ns, e.thread,
+        std::string(slabtrace::EventKindName(e.kind)).c_str(),
+        std::string(slabtrace::AllocApiName(e.api)).c_str(),
+        (unsigned long long)e.ptr, (unsigned long long)e.size, e.size_class,
+        (unsigned long long)e.slab);
   }
   for (; next_marker < trace->markers.size(); ++next_marker) {
     std::printf("marker %s\n", trace->markers[next_marker].label().c_str());
   }
-  if (trace->trailer) std::printf("trailer %s\n", trace->trailer->DebugString().c_str());
-  for (const std::string& w : trace->warnings) std::printf("warning %s\n", w.c_str());
+  if (trace->trailer)
+    std::printf("trailer %s\n", trace->trailer->DebugString().c_str());
+  for (const std::string& w : trace->warnings)
+    std::printf("warning %s\n", w.c_str());
   absl::Status order = slabtrace::CheckOrder(*trace, true);
   std::printf("order: %s\n", order.ToString().c_str());
   if (trace->trailer) {
-    std::printf("accounting: %s\n",
-                slabtrace::CheckSymmetricAccounting(*trace->trailer,
-                                                    trace->CountEvents())
-                    .ToString()
-                    .c_str());
+    std::printf("accounting: %s\n", slabtrace::CheckSymmetricAccounting(
+                                        *trace->trailer, trace->CountEvents())
+                                        .ToString()
+                                        .c_str());
   }
   return 0;
 }

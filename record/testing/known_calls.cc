@@ -241,7 +241,8 @@ void Churn(uint64_t pairs, bool forever) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: known_calls EXPECTATIONS [--churn=N] [--forever]\n");
+    std::fprintf(stderr,
+                 "usage: known_calls EXPECTATIONS [--churn=N] [--forever]\n");
     return 2;
   }
   uint64_t churn = 0;

@@ -11,7 +11,8 @@
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "record") == 0) {
-    return slabtrace::RunRecord(std::vector<std::string>(argv + 2, argv + argc));
+    return slabtrace::RunRecord(
+        std::vector<std::string>(argv + 2, argv + argc));
   }
   if (argc >= 2 && std::strcmp(argv[1], "mark") == 0) {
     return slabtrace::RunMark(std::vector<std::string>(argv + 2, argv + argc));

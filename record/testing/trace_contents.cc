@@ -51,26 +51,26 @@ absl::Status CheckOrder(const TraceContents& trace, bool allow_unknown_frees) {
     switch (event.kind) {
       case EventKind::kAlloc:
         if (!live.insert(event.ptr).second) {
-          return absl::DataLossError(absl::StrCat(
-              "seq ", event.seq, ": alloc of live address 0x",
-              absl::Hex(event.ptr)));
+          return absl::DataLossError(absl::StrCat("seq ", event.seq,
+                                                  ": alloc of live address 0x",
+                                                  absl::Hex(event.ptr)));
         }
         ever.insert(event.ptr);
         break;
       case EventKind::kFree:
         if (live.erase(event.ptr) == 0 &&
             (!allow_unknown_frees || ever.contains(event.ptr))) {
-          return absl::DataLossError(absl::StrCat(
-              "seq ", event.seq, ": free of address 0x",
-              absl::Hex(event.ptr), " that is not live"));
+          return absl::DataLossError(
+              absl::StrCat("seq ", event.seq, ": free of address 0x",
+                           absl::Hex(event.ptr), " that is not live"));
         }
         break;
       case EventKind::kResize:
         if (!live.contains(event.ptr) &&
             (!allow_unknown_frees || ever.contains(event.ptr))) {
-          return absl::DataLossError(absl::StrCat(
-              "seq ", event.seq, ": resize of address 0x",
-              absl::Hex(event.ptr), " that is not live"));
+          return absl::DataLossError(
+              absl::StrCat("seq ", event.seq, ": resize of address 0x",
+                           absl::Hex(event.ptr), " that is not live"));
         }
         break;
     }

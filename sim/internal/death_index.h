@@ -41,7 +41,7 @@ class DeathIndex {
   static constexpr uint32_t kNeverDistance = ~uint32_t{0};
   static constexpr uint32_t kFarDistance = kNeverDistance - 1;
 
-  std::vector<uint32_t> distance_;  // by allocation ordinal.
+  std::vector<uint32_t> distance_;                   // by allocation ordinal.
   absl::flat_hash_map<uint64_t, uint64_t> far_;      // ordinal -> death.
   absl::flat_hash_map<uint64_t, uint64_t> resized_;  // id -> death.
 };

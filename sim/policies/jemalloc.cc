@@ -37,8 +37,7 @@ class JemallocPolicy : public PlacementPolicy {
         bins_(static_cast<size_t>(num_classes) * narenas),
         arena_of_(num_classes) {}
 
-  SlabChoice Place(const ObjectEvent& event,
-                   const SlabTable& slabs) override {
+  SlabChoice Place(const ObjectEvent& event, const SlabTable& slabs) override {
     const uint32_t arena = event.thread % narenas_;
     Bin& bin = BinOf(arena, slabs.size_class());
     SlabChoice choice;
@@ -113,8 +112,8 @@ class JemallocPolicy : public PlacementPolicy {
 
 absl::StatusOr<std::unique_ptr<PlacementPolicy>> MakeJemallocPolicy(
     const PolicyContext& context) {
-  const uint32_t narenas =
-      std::max<uint32_t>(1, std::min<uint32_t>(context.header->narenas(), 4096));
+  const uint32_t narenas = std::max<uint32_t>(
+      1, std::min<uint32_t>(context.header->narenas(), 4096));
   return std::make_unique<JemallocPolicy>(context.geometry->num_classes(),
                                           narenas);
 }

@@ -30,8 +30,7 @@ class OraclePolicy : public PlacementPolicy {
   OraclePolicy(int num_classes, DeathIndex deaths)
       : deaths_(std::move(deaths)), key_of_(num_classes) {}
 
-  SlabChoice Place(const ObjectEvent& event,
-                   const SlabTable& slabs) override {
+  SlabChoice Place(const ObjectEvent& event, const SlabTable& slabs) override {
     const Key key = BucketOf(slabs.size_class(), DeathOf(event), event.seq);
     SlabChoice choice;
     auto it = open_.find(key);
@@ -97,9 +96,9 @@ absl::StatusOr<std::unique_ptr<PlacementPolicy>> MakeOraclePolicy(
   if (!stream.ok()) return stream.status();
   absl::StatusOr<DeathIndex> deaths = DeathIndex::Build(**stream);
   if (!deaths.ok()) {
-    return absl::Status(deaths.status().code(),
-                        absl::StrCat("oracle pre-pass: ",
-                                     deaths.status().message()));
+    return absl::Status(
+        deaths.status().code(),
+        absl::StrCat("oracle pre-pass: ", deaths.status().message()));
   }
   return std::make_unique<OraclePolicy>(context.geometry->num_classes(),
                                         *std::move(deaths));

@@ -21,8 +21,7 @@ class TemporalPolicy : public PlacementPolicy {
   TemporalPolicy(int num_classes, uint64_t epoch_ns)
       : epoch_ns_(epoch_ns), epoch_of_(num_classes) {}
 
-  SlabChoice Place(const ObjectEvent& event,
-                   const SlabTable& slabs) override {
+  SlabChoice Place(const ObjectEvent& event, const SlabTable& slabs) override {
     const uint64_t epoch =
         epoch_ns_ == 0 ? markers_seen_ : event.time_ns / epoch_ns_;
     SlabChoice choice;

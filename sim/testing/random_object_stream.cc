@@ -89,7 +89,8 @@ void RandomObjectStream::Unplace(const LiveObject& object) {
   const uint32_t slot = static_cast<uint32_t>(
       (object.slab - kFakeBase - (uint64_t{object.size_class} << 36)) /
       geometry_.granule_bytes(object.size_class));
-  slabs.used[slot][object.region / 64] &= ~(uint64_t{1} << (object.region % 64));
+  slabs.used[slot][object.region / 64] &=
+      ~(uint64_t{1} << (object.region % 64));
   --slabs.fill[slot];
   slabs.with_room.insert(slot);
 }
@@ -113,8 +114,8 @@ void RandomObjectStream::EmitAlloc(ObjectEvent* event) {
 void RandomObjectStream::EmitFree(ObjectEvent* event) {
   // Most frees are of temporaries (the newest object), the rest of any live
   // object, as in a server answering requests over a long-lived data set.
-  const size_t i = Random() % 4 != 0 ? live_.size() - 1
-                                     : Random() % live_.size();
+  const size_t i =
+      Random() % 4 != 0 ? live_.size() - 1 : Random() % live_.size();
   const LiveObject object = live_[i];
   live_[i] = live_.back();
   live_.pop_back();
@@ -174,9 +175,8 @@ absl::StatusOr<bool> RandomObjectStream::Next(ObjectEvent* event) {
   if (roll == 0 && !live_.empty() && EmitResize(event)) {
   } else {
     const bool alloc =
-        live_.empty() ||
-        (live_.size() < options_.max_live && (growing_ ? roll % 4 != 0
-                                                       : roll % 8 < 3));
+        live_.empty() || (live_.size() < options_.max_live &&
+                          (growing_ ? roll % 4 != 0 : roll % 8 < 3));
     if (alloc) {
       EmitAlloc(event);
     } else {

@@ -25,7 +25,7 @@ namespace slabtrace {
 
 struct RandomStreamOptions {
   uint64_t seed = 1;
-  uint64_t events = 100000;  // alloc + free + resize events.
+  uint64_t events = 100000;       // alloc + free + resize events.
   uint64_t phase_events = 20000;  // a marker every phase.
   uint64_t max_live = 20000;      // growth phases stop here.
   uint32_t threads = 4;

@@ -25,8 +25,9 @@ void BM_RenderHtmlReport(benchmark::State& state) {
     benchmark::DoNotOptimize(html.data());
   }
   state.counters["output_bytes"] = static_cast<double>(bytes);
-  state.counters["sweeps/s"] = benchmark::Counter(
-      static_cast<double>(shape.sweeps), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sweeps/s"] =
+      benchmark::Counter(static_cast<double>(shape.sweeps),
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_RenderHtmlReport)
     ->Args({2000, 6250})

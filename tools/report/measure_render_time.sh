@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# How long headless Chromium takes to load, lay out and paint a report at
-# the 100 M-event scale (a million sweeps, 500,000 slabs in each of two
-# classes), against a near-empty page loaded the same way; prints the
-# report's size and the medians of RUNS (default 5) runs of each, and their
-# difference, which is the report's own render time. Target: < 2 s.
+# How long headless Chromium takes to render a report at the 100 M-event
+# scale (a million sweeps, 500,000 slabs in each of two classes). Prints the
+# report's size and medians over RUNS (default 5) runs of
+#  - the page's own clock from navigation to a laid-out page (the number
+#    that the < 2 s target is about), and
+#  - the wall time of a whole headless load + screenshot, beside the same
+#    for a near-empty page (browser start-up dominates that one).
 #
 #   tools/report/measure_render_time.sh [RUNS]
 #
@@ -18,27 +20,40 @@ trap 'rm -rf "$work"' EXIT
 bazel-bin/tools/report/render_synthetic_report "$work/big.html" 1000000 500000 500000
 echo '<!DOCTYPE html><html><body><p>baseline</p></body></html>' >"$work/empty.html"
 
-# Wall time in ms of one headless load + screenshot of $1.
-load_ms() {
-  local profile start end
+chrome() {
+  local profile
   profile=$(mktemp -d "$work/profile.XXXXXX")
-  start=$(date +%s%N)
   HOME="$work" timeout 120 /usr/bin/chromium --headless --no-sandbox \
     --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update \
     --disable-sync --user-data-dir="$profile" --hide-scrollbars \
-    --window-size=1400,4000 --screenshot="$work/shot.png" "file://$1" \
-    >/dev/null 2>&1
-  end=$(date +%s%N)
+    --window-size=1400,4000 "$@" 2>/dev/null
   rm -rf "$profile"
+}
+
+# Wall time in ms of one headless load + screenshot of $1.
+load_ms() {
+  local start end
+  start=$(date +%s%N)
+  chrome --screenshot="$work/shot.png" "file://$1" >/dev/null
+  end=$(date +%s%N)
   echo $(((end - start) / 1000000))
+}
+
+# The page's own clock: navigation start to a laid-out page at the load
+# event (the report's script records it in data-layout-ms).
+layout_ms() {
+  chrome --dump-dom "file://$1" | grep -o 'data-layout-ms="[0-9]*"' |
+    grep -o '[0-9]*'
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 big=$(for _ in $(seq "$runs"); do load_ms "$work/big.html"; done | median)
 empty=$(for _ in $(seq "$runs"); do load_ms "$work/empty.html"; done | median)
+layout=$(for _ in $(seq "$runs"); do layout_ms "$work/big.html"; done | median)
 size=$(stat -c %s "$work/big.html")
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "report size: $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1048576}') MiB; budget 5 MiB)"
-echo "median load+paint over $runs runs: report ${big} ms, empty page ${empty} ms"
-echo "report render time (difference): $((big - empty)) ms (target < 2000 ms)"
+echo "in-page, navigation to laid-out page (median of $runs): ${layout} ms (target < 2000 ms)"
+echo "wall, headless load+paint+screenshot (median of $runs): report ${big} ms, empty page ${empty} ms, difference $((big - empty)) ms"

@@ -139,6 +139,22 @@ TEST(LineChartTest, LongSeriesAreDownsampled) {
   EXPECT_LT(svg.size(), 60000u);
 }
 
+TEST(LineChartTest, StepSeriesDrawEachValueOverItsWindow) {
+  LineChartSpec spec;
+  spec.id = "steps";
+  spec.x_min = 0;
+  spec.x_max = 10;
+  spec.y_min = 0;
+  spec.y_max = 1;
+  LineSeries series{"dsr", SeriesColour(0), {5, 10}, {0, 0.5}};
+  series.step_before = true;
+  spec.series.push_back(series);
+  const std::string svg = RenderLineChart(spec);
+  // From the left edge (x = 0 -> 76 px) at 0 to the first marker, then up
+  // to 50 % and across to the second.
+  EXPECT_THAT(svg, HasSubstr("<path d=\"M76 294H576V175H1076\""));
+}
+
 TEST(LineChartTest, EmptyChartSaysNoData) {
   LineChartSpec spec;
   spec.id = "empty";

@@ -77,7 +77,8 @@ footer { color: #777; font-size: 12px; text-align: center; }
 )css";
 
 // Runs last: the slab-map tooltip (which slabs a cell stands for and how
-// full they are), the size-class selector, and a ready flag for tests.
+// full they are), the size-class selector, a ready flag for tests and the
+// layout time for the render-time script.
 inline constexpr char kPageScript[] = R"js(
 (function () {
   var tip = document.getElementById('tooltip');
@@ -118,6 +119,13 @@ inline constexpr char kPageScript[] = R"js(
     });
   }
   if (select) { select.addEventListener('change', pick); pick(); }
+  // Time from navigation to a laid-out page, for measure_render_time.sh:
+  // reading offsetHeight forces style and layout to finish now.
+  window.addEventListener('load', function () {
+    var height = document.body.offsetHeight;
+    document.documentElement.setAttribute('data-layout-ms',
+        String(Math.round(performance.now())) + (height > 0 ? '' : '?'));
+  });
   document.documentElement.setAttribute('data-report-ready', '1');
 })();
 )js";

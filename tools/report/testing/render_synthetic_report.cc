@@ -13,8 +13,9 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: render_synthetic_report OUT.html [SWEEPS [SLABS [SMALL]]]\n");
+    std::fprintf(
+        stderr,
+        "usage: render_synthetic_report OUT.html [SWEEPS [SLABS [SMALL]]]\n");
     return 2;
   }
   slabtrace::SyntheticReportShape shape;
