@@ -53,8 +53,9 @@ std::string Encode(const std::vector<Event>& events, const TraceHeader& header,
 }
 
 std::vector<uint64_t> TestClassSizes() {
+  const TraceHeader header = JemallocTestHeader();
   std::vector<uint64_t> sizes;
-  for (const SizeClass& c : JemallocTestHeader().size_classes()) {
+  for (const SizeClass& c : header.size_classes()) {
     sizes.push_back(c.size());
   }
   return sizes;

@@ -290,7 +290,8 @@ uint16_t SizeClassTable::LargeClassOf(uint64_t size) const {
 
 bool EnsureInitialized() {
   RecorderState state = recorder.state.load(std::memory_order_acquire);
-  if (state == RecorderState::kEnabled || state == RecorderState::kDisabled) {
+  if (state == RecorderState::kEnabled || state == RecorderState::kReady ||
+      state == RecorderState::kDisabled) {
     return recorder.real.malloc != nullptr;
   }
   if (tls_state.busy > 0) return recorder.real.malloc != nullptr;
@@ -300,9 +301,8 @@ bool EnsureInitialized() {
     ++tls_state.busy;
     const bool ok = Initialize();
     --tls_state.busy;
-    recorder.state.store(
-        ok ? RecorderState::kEnabled : RecorderState::kDisabled,
-        std::memory_order_release);
+    recorder.state.store(ok ? RecorderState::kReady : RecorderState::kDisabled,
+                         std::memory_order_release);
   } else {
     while (recorder.state.load(std::memory_order_acquire) ==
            RecorderState::kInitializing) {
@@ -412,6 +412,8 @@ void FinishAtExit() { FinishRecording(); }
 
 __attribute__((constructor)) void StartRecorder() {
   EnsureInitialized();
+  RecorderState ready = RecorderState::kReady;
+  recorder.state.compare_exchange_strong(ready, RecorderState::kEnabled);
   constructed.store(true, std::memory_order_release);
   if (recorder.state.load() != RecorderState::kEnabled) return;
   // Runs before the program's own atexit handlers are registered, so after

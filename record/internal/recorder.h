@@ -49,6 +49,9 @@ inline constexpr uint64_t kStoppedBit = uint64_t{1} << 62;
 enum class RecorderState : int {
   kUninitialized,
   kInitializing,
+  kReady,  // jemalloc resolved; recording starts with the constructor,
+           // so the start-up of the recorder's own dependencies
+           // (libstdc++, protobuf, abseil) is not in the trace.
   kEnabled,
   kDisabled,  // geometry refused, no output, or stopped: pass-through only.
 };
@@ -97,8 +100,10 @@ extern __thread ThreadState tls_state
 
 struct Recorder {
   std::atomic<RecorderState> state{RecorderState::kUninitialized};
-  std::atomic<uint64_t> tickets{0};
-  std::atomic<uint32_t> threads{0};
+  // Alone on its cache line: every recorded call writes it, and the writer
+  // reads the fields around it all the time.
+  alignas(64) std::atomic<uint64_t> tickets{0};
+  alignas(64) std::atomic<uint32_t> threads{0};
   std::atomic<uint32_t> generation{1};
   std::atomic<uint32_t> num_rings{0};
   std::atomic<uint64_t> lost_slots{0};  // ring full while no writer ran.

@@ -25,6 +25,7 @@ namespace record_internal {
 
 // What the writer turns a slot into.
 enum class SlotType : uint8_t {
+  // The first three have EventKind's values.
   kAlloc,         // one kAlloc event.
   kFree,          // one kFree event.
   kResize,        // one kResize event.
@@ -76,15 +77,21 @@ class SlotRing {
     mask_ = capacity - 1;
     head_.store(0, std::memory_order_relaxed);
     tail_.store(0, std::memory_order_relaxed);
+    cached_head_ = cached_tail_ = consumer_head_ = 0;
   }
   uint32_t capacity() const { return mask_ + 1; }
   size_t bytes() const { return sizeof(Slot) * capacity(); }
 
-  // Producer side. Slot() returns the next free slot or nullptr when full;
-  // Publish() makes it visible.
+  // Producer side. NextFree() returns the next free slot or nullptr when
+  // full; Publish() makes it visible. The producer re-reads the consumer's
+  // `head_` only when the ring looks full, so the two threads do not
+  // bounce its cache line on every call.
   Slot* NextFree() {
     const uint64_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail - head_.load(std::memory_order_acquire) > mask_) return nullptr;
+    if (tail - cached_head_ > mask_) {
+      cached_head_ = head_.load(std::memory_order_acquire);
+      if (tail - cached_head_ > mask_) return nullptr;
+    }
     return &slots_[tail & mask_];
   }
   void Publish() {
@@ -92,16 +99,17 @@ class SlotRing {
                 std::memory_order_release);
   }
 
-  // Consumer side.
-  const Slot* Front() const {
-    const uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head == tail_.load(std::memory_order_acquire)) return nullptr;
-    return &slots_[head & mask_];
+  // Consumer side: Front()/Pop() walk the published slots; Commit() hands
+  // the popped ones back to the producer (once per run, not per slot).
+  const Slot* Front() {
+    if (consumer_head_ == cached_tail_) {
+      cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (consumer_head_ == cached_tail_) return nullptr;
+    }
+    return &slots_[consumer_head_ & mask_];
   }
-  void Pop() {
-    head_.store(head_.load(std::memory_order_relaxed) + 1,
-                std::memory_order_release);
-  }
+  void Pop() { ++consumer_head_; }
+  void Commit() { head_.store(consumer_head_, std::memory_order_release); }
   bool Empty() const {
     return head_.load(std::memory_order_acquire) ==
            tail_.load(std::memory_order_acquire);
@@ -110,6 +118,9 @@ class SlotRing {
   void ResetUnsafe() {
     head_.store(0, std::memory_order_relaxed);
     tail_.store(0, std::memory_order_relaxed);
+    cached_head_ = 0;
+    cached_tail_ = 0;
+    consumer_head_ = 0;
     state.store(kUnused, std::memory_order_relaxed);
     lock.store(false, std::memory_order_relaxed);
   }
@@ -119,8 +130,13 @@ class SlotRing {
   std::atomic<bool> lock{false};
 
  private:
+  // Consumer's line.
   alignas(64) std::atomic<uint64_t> head_{0};
+  uint64_t consumer_head_ = 0;
+  uint64_t cached_tail_ = 0;
+  // Producer's line. (A shared ring's producers take `lock` first.)
   alignas(64) std::atomic<uint64_t> tail_{0};
+  uint64_t cached_head_ = 0;
   Slot* slots_ = nullptr;
   uint32_t mask_ = 0;
 };

@@ -31,6 +31,14 @@ namespace slabtrace {
 namespace record_internal {
 namespace {
 
+static_assert(static_cast<int>(SlotType::kAlloc) ==
+                      static_cast<int>(EventKind::kAlloc) &&
+                  static_cast<int>(SlotType::kFree) ==
+                      static_cast<int>(EventKind::kFree) &&
+                  static_cast<int>(SlotType::kResize) ==
+                      static_cast<int>(EventKind::kResize),
+              "Consume() casts these slot types to event kinds");
+
 constexpr int kNumOutcomes = 7;
 constexpr const char* kOutcomeNames[kNumOutcomes] = {
     "", "failed", "null", "moved", "in_place", "from_null", "freed"};
@@ -225,8 +233,10 @@ size_t RecordingWriter::Drain() {
         ++consumed;
         progress = true;
       }
+      ring->Commit();
       uint32_t retired = SlotRing::kRetired;
-      if (ring->Empty()) {
+      if (ring->state.load(std::memory_order_acquire) == retired &&
+          ring->Empty()) {
         ring->state.compare_exchange_strong(retired, SlotRing::kUnused);
       }
     }
@@ -245,6 +255,12 @@ size_t RecordingWriter::Drain() {
 void RecordingWriter::Consume(const Slot& slot) {
   if (slot.type != SlotType::kContinuation && slot.api < kNumAllocApis) {
     ++calls_[slot.api][static_cast<int>(slot.outcome)];
+  }
+  const bool direct = unresolved_moves_ == 0 && staged_.empty();
+  if (direct && slot.type <= SlotType::kResize) {
+    // The common case, without an output queue.
+    Emit(MakeEvent(slot, static_cast<EventKind>(slot.type)));
+    return;
   }
   StagedItem item;
   switch (slot.type) {
@@ -462,7 +478,8 @@ void RecordingWriter::Run() {
     const size_t consumed = Drain();
     const uint64_t now = MonotonicNs();
     if (consumed > 0) last_progress = now;
-    if (debug && now - last_progress > 1000000000) {
+    if (debug && now - last_progress > 1000000000 &&
+        (recorder.tickets.load() & (kStoppedBit - 1)) > next_ticket_) {
       DumpState();
       last_progress = now;
     }

@@ -1,9 +1,10 @@
 // AddressMap maps non-zero 64-bit keys (addresses) to 64-bit values in one
 // flat array of 16-byte slots: linear probing from a multiplicative hash,
 // deletion by backward shift (no tombstones), growth by doubling at 5/8
-// load (short probe runs: an erase scans to the end of its run). A lookup touches one cache line in the common case, which is what
-// the replay's hot path is bound by (absl's SwissTable touches a control
-// byte and a slot: two misses once the table outgrows the caches).
+// load (short probe runs: an erase scans to the end of its run). A lookup
+// touches one cache line in the common case, which is what the replay's hot
+// path is bound by (absl's SwissTable touches a control byte and a slot: two
+// misses once the table outgrows the caches).
 //
 // Key 0 marks an empty slot and cannot be stored. Pointers to values stay
 // valid until the next Insert or Erase. Iteration order depends on the
@@ -14,7 +15,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <utility>
 
 namespace slabtrace {
@@ -22,6 +22,7 @@ namespace slabtrace {
 class AddressMap {
  public:
   AddressMap() { Allocate(kMinCapacity); }
+  ~AddressMap() { Release(slots_, capacity_); }
 
   AddressMap(const AddressMap&) = delete;
   AddressMap& operator=(const AddressMap&) = delete;
@@ -69,10 +70,13 @@ class AddressMap {
     // addresses evenly.
     return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
   }
+  // Zeroed slots; big arrays come straight from mmap, on transparent huge
+  // pages where the kernel allows it (random access is TLB-bound).
   void Allocate(size_t capacity);
+  static void Release(Slot* slots, size_t capacity);
   void Grow();
 
-  std::unique_ptr<Slot[]> slots_;
+  Slot* slots_ = nullptr;
   size_t capacity_ = 0;
   size_t mask_ = 0;
   int shift_ = 64;

@@ -54,5 +54,23 @@ TEST(AddressMapTest, MatchesStdMap) {
   EXPECT_LE(map.size(), map.capacity() / 8 * 5);
 }
 
+// Big enough that the slots move from calloc to an anonymous mapping.
+TEST(AddressMapTest, GrowsIntoMappedMemoryAndEmptiesAgain) {
+  AddressMap map;
+  constexpr uint64_t kKeys = 300000;
+  for (uint64_t i = 1; i <= kKeys; ++i) *map.Insert(i * 48).first = i;
+  EXPECT_GE(map.bytes(), size_t{2} << 20);
+  for (uint64_t i = 1; i <= kKeys; ++i) {
+    uint64_t* value = map.Find(i * 48);
+    ASSERT_NE(value, nullptr) << i;
+    ASSERT_EQ(*value, i);
+    if (i % 2 == 0) map.Erase(value);
+  }
+  EXPECT_EQ(map.size(), kKeys / 2);
+  for (uint64_t i = 1; i <= kKeys; ++i) {
+    ASSERT_EQ(map.Find(i * 48) != nullptr, i % 2 == 1) << i;
+  }
+}
+
 }  // namespace
 }  // namespace slabtrace

@@ -139,6 +139,30 @@ void AppendHeader(const ReportInput& input, std::string* out) {
                   "</dd></div></dl>\n");
 }
 
+uint64_t LiveBytes(const MarkerReport& marker) {
+  uint64_t live = 0;
+  for (const ClassAtMarker& c : marker.classes) live += c.live_bytes;
+  return live;
+}
+
+// The marker the headline is about: the one after the largest fall in live
+// bytes since the marker before it (the delete of "delete half the keys"),
+// or the last marker when live bytes never fell. A later shutdown or end
+// marker would otherwise hide the interesting window.
+size_t FeaturedMarker(const ReportInput& input) {
+  size_t featured = input.markers.size() - 1;
+  uint64_t largest_fall = 0;
+  for (size_t m = 1; m < input.markers.size(); ++m) {
+    const uint64_t before = LiveBytes(input.markers[m - 1]);
+    const uint64_t after = LiveBytes(input.markers[m]);
+    if (before > after && before - after > largest_fall) {
+      largest_fall = before - after;
+      featured = m;
+    }
+  }
+  return featured;
+}
+
 // One sentence a reader gets the point from: the state at the last marker,
 // DSR per policy since the marker before, and the chosen class's fill.
 void AppendHeadline(const ReportInput& input, int64_t chosen,
@@ -147,15 +171,23 @@ void AppendHeadline(const ReportInput& input, int64_t chosen,
     absl::StrAppend(out, "</header>\n");
     return;
   }
-  const MarkerReport& last = input.markers.back();
-  uint64_t pinned = 0, footprint = 0, live = 0;
+  const size_t featured = FeaturedMarker(input);
+  const MarkerReport& last = input.markers[featured];
+  uint64_t pinned = 0, footprint = 0;
   for (const ClassAtMarker& c : last.classes) {
     if (c.nregs > 0) pinned += c.pinned;
     footprint += c.footprint_bytes;
-    live += c.live_bytes;
   }
+  const uint64_t live = LiveBytes(last);
   absl::StrAppend(out, "<p class=\"headline\" id=\"headline\">At marker <b>",
-                  Quoted(last.label), "</b>: ");
+                  Quoted(last.label), "</b>");
+  if (featured > 0 && LiveBytes(input.markers[featured - 1]) > live) {
+    absl::StrAppend(
+        out, ", after live data fell from ",
+        Bytes(static_cast<double>(LiveBytes(input.markers[featured - 1]))),
+        " at ", Quoted(input.markers[featured - 1].label));
+  }
+  absl::StrAppend(out, ": ");
   if (!last.classes.empty()) {
     absl::StrAppend(out, "<b>", Count(static_cast<double>(pinned)),
                     "</b> slabs pinned, footprint <b>",
@@ -558,6 +590,8 @@ void AppendSlabMaps(const ReportInput& input, const Clock& clock,
 
 void AppendClassTables(const ReportInput& input, int64_t chosen,
                        std::string* out) {
+  // The table of the marker the headline is about starts open.
+  const size_t featured = input.markers.empty() ? 0 : FeaturedMarker(input);
   absl::StrAppend(
       out,
       "<section id=\"classes\"><h2>Size classes at each marker</h2>"
@@ -566,8 +600,7 @@ void AppendClassTables(const ReportInput& input, int64_t chosen,
       "over the window since the previous marker.</p>\n");
   for (size_t m = 0; m < input.markers.size(); ++m) {
     const MarkerReport& marker = input.markers[m];
-    absl::StrAppend(out, "<details",
-                    m + 1 == input.markers.size() ? " open" : "", "><summary>",
+    absl::StrAppend(out, "<details", m == featured ? " open" : "", "><summary>",
                     Quoted(marker.label), " (", marker.classes.size(),
                     " classes)</summary>\n");
     absl::StrAppend(

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/report/svg_chart.h"
 #include "tools/report/testing/synthetic_report.h"
 
 namespace slabtrace {
@@ -69,6 +70,31 @@ TEST(HtmlReportTest, HeadlineTellsTheScatterDeleteStory) {
                                   "average <b>50.0 % full"));
   EXPECT_THAT(headline, HasSubstr("jemalloc <b>0.0 %</b>"));
   EXPECT_THAT(headline, HasSubstr("oracle <b>50.0 %</b>"));
+}
+
+TEST(HtmlReportTest, HeadlineIsAboutTheLargestFallInLiveData) {
+  ReportInput input = ScatterDeleteReport();
+  // A later marker (e.g. at shutdown) with nothing new must not hide the
+  // delete.
+  MarkerReport exit_marker = input.markers.back();
+  exit_marker.label = "exit";
+  for (PolicyAtMarker& row : exit_marker.policies) row.dsr = 0;
+  input.markers.push_back(exit_marker);
+  const std::string html = RenderHtmlReport(input);
+  const size_t begin = html.find("id=\"headline\"");
+  const std::string headline =
+      html.substr(begin, html.find("</p>", begin) - begin);
+  EXPECT_THAT(headline, HasSubstr("after-delete"));
+  uint64_t live_before = 0;
+  for (const ClassAtMarker& c : input.markers[0].classes) {
+    live_before += c.live_bytes;
+  }
+  EXPECT_THAT(headline,
+              HasSubstr("after live data fell from " +
+                        FormatQuantity(static_cast<double>(live_before),
+                                       Unit::kBytes)));
+  EXPECT_THAT(headline, HasSubstr("oracle <b>50.0 %</b>"));
+  EXPECT_THAT(headline, Not(HasSubstr("exit")));
 }
 
 TEST(HtmlReportTest, DefaultClassIsTheOneWithTheMostPinnedSlabs) {

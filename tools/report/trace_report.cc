@@ -353,7 +353,9 @@ absl::StatusOr<ReportInput> BuildReportInput(
     absl::StatusOr<Comparison> markers_run = Compare(open_stream, compare);
     if (!markers_run.ok()) return markers_run.status();
     at_markers = *std::move(markers_run);
-    compare.sim.every_events = every;
+    compare.sim.every_events = std::max<uint64_t>(
+        1, (pass->events + options.policy_timeline_points - 1) /
+               std::max<size_t>(1, options.policy_timeline_points));
     absl::StatusOr<Comparison> timeline_run = Compare(open_stream, compare);
     if (!timeline_run.ok()) return timeline_run.status();
     policy_sweeps = MarkerSweeps(at_markers, RedundantEnd(*report));

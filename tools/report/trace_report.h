@@ -39,6 +39,9 @@ struct TraceReportOptions {
   // 0 = the class with the most pinned slabs at the last marker.
   uint64_t class_size = 0;
   size_t timeline_points = 2000;
+  // Points of the footprint-per-policy chart: fewer, because every
+  // simulator sweep costs all policies a pass over their slabs.
+  size_t policy_timeline_points = 500;
   // Slab maps are kept for this many classes (the busiest at the end),
   // plus the chosen one.
   size_t slab_map_classes = 6;
