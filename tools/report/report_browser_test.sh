@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Browser test of `slabtrace report`: writes the scatter-delete fixture
-# trace, renders its report with the real command, loads the page in
-# headless Chromium and asserts that
+# Browser test of `slabtrace report`: renders the report of the real Redis
+# scatter-delete recording in testdata/ with the real command (all eight
+# policies), loads the page in headless Chromium and asserts that
 #  - no console errors (the page records window errors and console.error in
 #    an attribute that --dump-dom shows; Chromium's log has no console line),
 #  - every chart is present and non-empty (each expected <svg> has children),
@@ -25,7 +25,7 @@ runfile() {
   echo "$path"
 }
 SLABTRACE=$(runfile tools/slabtrace)
-WRITE_TRACE=$(runfile tools/report/write_scatter_delete_trace)
+TRACE=$(runfile testdata/redis/scatter-delete.slabtrace)
 CHECK=$(runfile tools/report/testing/check_browser_output.py)
 
 work="${TEST_TMPDIR:-$(mktemp -d)}/browser"
@@ -67,13 +67,14 @@ if python3 "$CHECK" dom "$work/broken.dom" "$work/broken.log" "${IDS[@]}" \
   exit 1
 fi
 
-echo "== report of the scatter-delete fixture trace"
-"$WRITE_TRACE" "$work/scatter.slabtrace" 400
-"$SLABTRACE" report "$work/scatter.slabtrace" -o "$work/report.html"
+echo "== report of testdata/redis/scatter-delete.slabtrace"
+"$SLABTRACE" report "$TRACE" -o "$work/report.html"
 cp "$work/report.html" "$outputs/report.html"
 
 chromium "$work/report.html" "$work/report.dom" "$work/dom.log" --dump-dom
 python3 "$CHECK" dom "$work/report.dom" "$work/dom.log" "${IDS[@]}"
+grep -q 'id="headline">At marker' "$work/report.dom" ||
+  { echo "FAIL: no headline"; exit 1; }
 
 chromium "$work/report.html" /dev/null "$work/shot.log" --hide-scrollbars \
   --window-size=1400,4000 --screenshot="$outputs/report.png"
