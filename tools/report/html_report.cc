@@ -139,6 +139,21 @@ void AppendHeader(const ReportInput& input, std::string* out) {
                   "</dd></div></dl>\n");
 }
 
+const PolicyClassDsr* FindClassDsr(const PolicyAtMarker& row,
+                                   int64_t size_class) {
+  for (const PolicyClassDsr& c : row.classes) {
+    if (c.size_class == size_class) return &c;
+  }
+  return nullptr;
+}
+
+bool HasClassDsr(const MarkerReport& marker, int64_t size_class) {
+  for (const PolicyAtMarker& row : marker.policies) {
+    if (FindClassDsr(row, size_class) != nullptr) return true;
+  }
+  return false;
+}
+
 uint64_t LiveBytes(const MarkerReport& marker) {
   uint64_t live = 0;
   for (const ClassAtMarker& c : marker.classes) live += c.live_bytes;
@@ -211,6 +226,19 @@ void AppendHeadline(const ReportInput& input, int64_t chosen,
                       PolicyColour(input.timeline, row.policy, p), "\"></span>",
                       HtmlEscape(row.policy), " <b>",
                       row.dsr_defined ? Percent(row.dsr) : "n/a", "</b>");
+    }
+    absl::StrAppend(out, ".");
+  }
+  if (const SlabMapData* map = FindMap(last, chosen);
+      map != nullptr && HasClassDsr(last, chosen)) {
+    absl::StrAppend(out, "<br>In class ", ClassName(map->region_size),
+                    " alone: ");
+    for (size_t p = 0; p < last.policies.size(); ++p) {
+      const PolicyAtMarker& row = last.policies[p];
+      const PolicyClassDsr* c = FindClassDsr(row, chosen);
+      absl::StrAppend(out, p ? ", " : "", HtmlEscape(row.policy), " <b>",
+                      c != nullptr && c->defined ? Percent(c->dsr) : "n/a",
+                      "</b>");
     }
     absl::StrAppend(out, ".");
   }
@@ -370,13 +398,27 @@ std::string RatioCell(double dsr, bool defined) {
       width, ",transparent ", width, ")\">", Percent(dsr), "</td>");
 }
 
+// "1280 B" for a class index, from whatever part of the input names it.
+std::string ClassNameOf(const ReportInput& input, int64_t size_class) {
+  for (const MarkerReport& m : input.markers) {
+    for (const ClassAtMarker& c : m.classes) {
+      if (c.size_class == size_class) return ClassName(c.region_size);
+    }
+    for (const SlabMapData& map : m.slab_maps) {
+      if (map.size_class == size_class) return ClassName(map.region_size);
+    }
+  }
+  return absl::StrCat("class ", size_class);
+}
+
 void AppendPolicyTables(const ReportInput& input, const Clock& clock,
-                        std::string* out) {
+                        int64_t chosen, std::string* out) {
   absl::StrAppend(
       out,
       "<section id=\"markers\"><h2>Policies at each marker</h2>"
       "<p class=\"caption\">DSR over the window since the previous "
-      "marker; footprint ratio against the recorded placement.</p>\n");
+      "marker, over all classes and in the slab map's class; footprint "
+      "ratio against the recorded placement.</p>\n");
   for (size_t m = 0; m < input.markers.size(); ++m) {
     const MarkerReport& marker = input.markers[m];
     absl::StrAppend(
@@ -390,17 +432,29 @@ void AppendPolicyTables(const ReportInput& input, const Clock& clock,
                       "marker.</p>\n");
       continue;
     }
+    const bool class_column = HasClassDsr(marker, chosen);
     absl::StrAppend(
         out, "<table class=\"policies\" id=\"policies-", m,
-        "\"><thead><tr><th>policy</th><th>DSR</th><th>held slabs</th>"
+        "\"><thead><tr><th>policy</th><th>DSR</th>",
+        class_column
+            ? absl::StrCat("<th>DSR in ", ClassNameOf(input, chosen), "</th>")
+            : "",
+        "<th>held slabs</th>"
         "<th>pinned slabs</th><th>footprint</th><th>peak footprint</th>"
         "<th>stranded</th><th>vs recorded</th></tr></thead><tbody>\n");
     for (size_t p = 0; p < marker.policies.size(); ++p) {
       const PolicyAtMarker& row = marker.policies[p];
+      std::string class_cell;
+      if (class_column) {
+        const PolicyClassDsr* c = FindClassDsr(row, chosen);
+        class_cell =
+            c != nullptr ? RatioCell(c->dsr, c->defined) : RatioCell(0, false);
+      }
       absl::StrAppend(out, "<tr><td><span class=\"swatch\" style=\"background:",
                       PolicyColour(input.timeline, row.policy, p), "\"></span>",
                       HtmlEscape(row.policy), "</td>",
-                      RatioCell(row.dsr, row.dsr_defined), "<td class=\"num\">",
+                      RatioCell(row.dsr, row.dsr_defined), class_cell,
+                      "<td class=\"num\">",
                       Count(static_cast<double>(row.held_granules)),
                       "</td><td class=\"num\">",
                       Count(static_cast<double>(row.pinned_slabs)),
@@ -676,7 +730,7 @@ std::string RenderHtmlReport(const ReportInput& input,
   AppendMemoryTimeline(input, clock, options, &out);
   AppendDsrTimeline(input, clock, options, &out);
   AppendPolicyFootprint(input, clock, options, &out);
-  AppendPolicyTables(input, clock, &out);
+  AppendPolicyTables(input, clock, chosen, &out);
   AppendHistogram(input, &out);
   AppendSlabMaps(input, clock, options, chosen, &out);
   AppendClassTables(input, chosen, &out);

@@ -71,6 +71,13 @@ struct ReportTimeline {
   bool dsr_is_per_window = false;
 };
 
+// One policy's DSR in one size class at one marker.
+struct PolicyClassDsr {
+  uint32_t size_class = 0;
+  bool defined = false;  // the class held a granule in the window
+  double dsr = 0;
+};
+
 // One policy at one marker.
 struct PolicyAtMarker {
   std::string policy;
@@ -82,6 +89,9 @@ struct PolicyAtMarker {
   uint64_t peak_footprint_bytes = 0;
   int64_t stranded_bytes = 0;
   double footprint_ratio = 0;  // footprint / the recorded footprint; 0 = n/a
+  // DSR per size class over the same window (the page shows the chosen
+  // class's); empty when the simulator did not report classes.
+  std::vector<PolicyClassDsr> classes;
 };
 
 // One size class at one marker (the recorded placement).

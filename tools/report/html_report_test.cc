@@ -70,6 +70,18 @@ TEST(HtmlReportTest, HeadlineTellsTheScatterDeleteStory) {
                                   "average <b>50.0 % full"));
   EXPECT_THAT(headline, HasSubstr("jemalloc <b>0.0 %</b>"));
   EXPECT_THAT(headline, HasSubstr("oracle <b>50.0 %</b>"));
+  EXPECT_THAT(headline, HasSubstr("In class 1280 B alone: recorded <b>0.0 %"));
+  EXPECT_THAT(html, HasSubstr("<th>DSR in 1280 B</th>"));
+}
+
+TEST(HtmlReportTest, NoClassColumnWithoutClassRows) {
+  ReportInput input = ScatterDeleteReport();
+  for (MarkerReport& m : input.markers) {
+    for (PolicyAtMarker& row : m.policies) row.classes.clear();
+  }
+  const std::string html = RenderHtmlReport(input);
+  EXPECT_THAT(html, Not(HasSubstr("<th>DSR in")));
+  EXPECT_THAT(html, Not(HasSubstr("alone:")));
 }
 
 TEST(HtmlReportTest, HeadlineIsAboutTheLargestFallInLiveData) {

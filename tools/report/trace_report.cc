@@ -237,6 +237,9 @@ std::vector<PolicyAtMarker> PolicyRows(const ComparisonSweep& sweep) {
     out.peak_footprint_bytes = row.peak_footprint_bytes();
     out.stranded_bytes = static_cast<int64_t>(row.stranded_bytes());
     out.footprint_ratio = row.footprint_ratio();
+    for (const ClassRow& c : row.classes()) {
+      out.classes.push_back({c.size_class(), c.held_granules() > 0, c.dsr()});
+    }
     rows.push_back(std::move(out));
   }
   return rows;
@@ -350,7 +353,9 @@ absl::StatusOr<ReportInput> BuildReportInput(
     compare.policies = options.policies;  // empty: all, in registry order
     compare.threads = options.threads;
     compare.trace_name = input.facts.file;
+    compare.sim.by_class = true;  // the chosen class's DSR per policy
     absl::StatusOr<Comparison> markers_run = Compare(open_stream, compare);
+    compare.sim.by_class = false;
     if (!markers_run.ok()) return markers_run.status();
     at_markers = *std::move(markers_run);
     compare.sim.every_events = std::max<uint64_t>(

@@ -85,6 +85,20 @@ TEST(TraceReportTest, ScatterDeleteWithPolicies) {
   EXPECT_EQ(FindPolicy(deleted, "jemalloc")->dsr, 0);
   EXPECT_EQ(FindPolicy(deleted, "first-fit")->dsr, 0);
   EXPECT_GE(FindPolicy(deleted, "oracle")->dsr, 0.45);
+  // And in the 1280-byte class alone.
+  for (const PolicyAtMarker& row : deleted.policies) {
+    const PolicyClassDsr* c = nullptr;
+    for (const PolicyClassDsr& x : row.classes) {
+      if (x.size_class == kClass1280) c = &x;
+    }
+    ASSERT_NE(c, nullptr) << row.policy;
+    EXPECT_TRUE(c->defined);
+    if (row.policy == "oracle") {
+      EXPECT_GE(c->dsr, 0.45);
+    } else {
+      EXPECT_EQ(c->dsr, 0) << row.policy;
+    }
+  }
 
   // Timelines: one point per sweep; DSR per policy at each marker;
   // footprint per policy at every simulator sweep.

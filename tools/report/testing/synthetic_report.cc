@@ -99,6 +99,7 @@ MarkerReport Marker(const SyntheticReportShape& shape, const std::string& label,
     row.stranded_bytes = static_cast<int64_t>(row.footprint_bytes) -
                          static_cast<int64_t>(live_objects * kBigSize);
     row.footprint_ratio = static_cast<double>(row.pinned_slabs) / shape.slabs;
+    row.classes.push_back({kBigClass, true, row.dsr});
     m.policies.push_back(row);
   }
 
