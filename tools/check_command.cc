@@ -251,6 +251,17 @@ void AddOccupancy(MetricTable& table, const std::string& sweep,
   set("packing_bound", o.packing_bound_bytes());
 }
 
+// The metrics AddPolicyRow sets per size class.
+constexpr const char* kPolicyClassMetrics[] = {
+    "dsr", "live_objects", "pinned_slabs", "pinned_granules", "footprint"};
+
+bool HasPolicyClassValue(absl::string_view metric) {
+  for (const char* name : kPolicyClassMetrics) {
+    if (metric == name) return true;
+  }
+  return false;
+}
+
 void AddPolicyRow(MetricTable& table, const std::string& sweep,
                   const PolicyRow& row) {
   auto set = [&](const char* metric, double value) {
@@ -442,6 +453,14 @@ absl::StatusOr<Expectation> ParseExpectation(absl::string_view text) {
       (metric->whole_trace || e.metric == "classes_outside_bound")) {
     return SyntaxError(
         text, absl::StrCat("metric '", e.metric, "' has no per-class value"));
+  }
+  if (e.class_size >= 0 && !e.policy.empty() &&
+      !HasPolicyClassValue(e.metric)) {
+    return SyntaxError(
+        text, absl::StrCat("metric '", e.metric,
+                           "' has no per-class value per policy (dsr, "
+                           "live_objects, pinned_slabs, pinned_granules, "
+                           "footprint have)"));
   }
   absl::StatusOr<double> threshold =
       ParseValue(text, text.substr(op_at + strlen(op->text)), *metric);

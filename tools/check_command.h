@@ -27,7 +27,10 @@
 // With POLICY they come from the comparison:
 //   dsr, pinned_slabs, pinned_granules, footprint, peak_footprint,
 //   stranded_bytes, live_objects, live_bytes, footprint_ratio (footprint /
-//   recorded footprint), meshed_slabs, meshed_footprint (compact)
+//   recorded footprint), meshed_slabs, meshed_footprint (compact); per
+//   CLASS: dsr, live_objects, pinned_slabs, pinned_granules, footprint.
+//   The comparison (sim/compare.h) runs only when an expectation names a
+//   policy or --policies asks, always with `recorded` as the ratio's base.
 // peak_footprint without POLICY means POLICY recorded; footprint_ratio
 // needs a POLICY.
 //

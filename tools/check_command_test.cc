@@ -65,6 +65,9 @@ TEST(ParseExpectationTest, RejectsBadSyntaxWithAReason) {
   EXPECT_THAT(ParseError("inconsistencies@deleted==0"), HasSubstr("use @end"));
   EXPECT_THAT(ParseError("dsr[abc]>=0"), HasSubstr("not a size in bytes"));
   EXPECT_THAT(ParseError("dsr[12>=0"), HasSubstr("closing"));
+  EXPECT_THAT(ParseError("peak_footprint[1280]:oracle<=1MiB"),
+              HasSubstr("no per-class value per policy"));
+  EXPECT_EQ(Parse("pinned_slabs[1280]:oracle<=10").class_size, 1280);
   EXPECT_THAT(ParseError("dsr@>=0"), HasSubstr("empty marker"));
   EXPECT_THAT(ParseError("dsr:>=0"), HasSubstr("empty policy"));
 }

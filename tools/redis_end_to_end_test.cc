@@ -5,6 +5,9 @@
 // RunRedis/RunDemo starts its own server on a free loopback port and stops
 // it, on failure too (tools/redis/redis_server.h).
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -129,6 +132,24 @@ TEST(RedisEndToEndTest, DemoPrintsPerClassTableAndEveryPolicy) {
         out, ::testing::ContainsRegex(absl::StrCat("\ndeleted +", policy, " ")))
         << policy;
   }
+}
+
+// The recorder runs in the server's private directory; a relative -o must
+// still land in ours, and survive the server's directory being removed.
+TEST(RedisEndToEndTest, RelativeOutputLandsInTheCurrentDirectory) {
+  const std::string dir = TempPath("relative");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  char previous[4096];
+  ASSERT_NE(getcwd(previous, sizeof(previous)), nullptr);
+  ASSERT_EQ(chdir(dir.c_str()), 0);
+  int code = 0;
+  RunCapturingStdout(RunRedis,
+                     {"flushall", "--keys=300", "--policies=recorded", "-o",
+                      "small.slabtrace", "--slabtrace", SlabtraceBinary()},
+                     &code);
+  ASSERT_EQ(chdir(previous), 0);
+  EXPECT_EQ(code, kExitOk);
+  EXPECT_TRUE(TraceReader::Open(dir + "/small.slabtrace").ok());
 }
 
 TEST(RedisEndToEndTest, UnknownPolicyIsBadInputBeforeAnythingRuns) {
