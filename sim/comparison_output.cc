@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "replay/report_format.h"
 
 namespace slabtrace {
 namespace {
@@ -96,18 +97,6 @@ void AppendFidelityTable(const FidelitySummary& fidelity, std::string* out) {
 }
 
 }  // namespace
-
-std::string HumanBytes(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
-  if (bytes < 1024) return absl::StrCat(bytes, " B");
-  double value = static_cast<double>(bytes) / 1024;
-  int unit = 0;
-  while (value >= 1024 && unit < 3) {
-    value /= 1024;
-    ++unit;
-  }
-  return absl::StrFormat("%.1f %s", value, kUnits[unit]);
-}
 
 std::string FormatTable(const Comparison& comparison) {
   std::vector<std::vector<std::string>> rows = {

@@ -34,9 +34,6 @@ std::string FormatTable(const Comparison& comparison);
 std::string FormatCsv(const Comparison& comparison);
 absl::StatusOr<std::string> FormatJson(const Comparison& comparison);
 
-// "1.5 MiB", "512 B".
-std::string HumanBytes(uint64_t bytes);
-
 }  // namespace slabtrace
 
 #endif  // SLABTRACE_SIM_COMPARISON_OUTPUT_H_

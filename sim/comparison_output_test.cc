@@ -34,13 +34,6 @@ size_t Fields(const std::string& line) {
   return std::count(line.begin(), line.end(), ',') + 1;
 }
 
-TEST(ComparisonOutputTest, HumanBytes) {
-  EXPECT_EQ(HumanBytes(0), "0 B");
-  EXPECT_EQ(HumanBytes(1023), "1023 B");
-  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
-  EXPECT_EQ(HumanBytes(uint64_t{3} << 30), "3.0 GiB");
-}
-
 TEST(ComparisonOutputTest, CsvHasStableColumnsAndOneLinePerRow) {
   const Comparison comparison = SmallComparison(/*by_class=*/true, false);
   const std::string csv = FormatCsv(comparison);

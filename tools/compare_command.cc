@@ -1,7 +1,6 @@
 #include "tools/compare_command.h"
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -12,6 +11,7 @@
 #include "sim/comparison_output.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
+#include "tools/internal/output_file.h"
 
 namespace slabtrace {
 namespace {
@@ -33,21 +33,6 @@ int Fail(int code, absl::string_view message) {
   std::fprintf(stderr, "slabtrace compare: %.*s\n",
                static_cast<int>(message.size()), message.data());
   return code;
-}
-
-absl::Status WriteOutput(const std::string& path, const std::string& text) {
-  if (path.empty() || path == "-") {
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
-        std::fflush(stdout) != 0) {
-      return absl::UnavailableError("cannot write to standard output");
-    }
-    return absl::OkStatus();
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) return absl::UnavailableError(absl::StrCat(path, ": cannot write"));
-  return absl::OkStatus();
 }
 
 void DeclareOptions(CommandLine& command_line) {

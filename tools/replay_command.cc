@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -14,6 +13,7 @@
 #include "replay/report_format.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
+#include "tools/internal/output_file.h"
 
 namespace slabtrace {
 namespace {
@@ -69,24 +69,6 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_;
   bool shown_ = false;
 };
-
-absl::Status WriteOutput(const std::string& path, const std::string& text) {
-  if (path.empty() || path == "-") {
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
-        std::fflush(stdout) != 0) {
-      return absl::UnavailableError("cannot write to standard output");
-    }
-    return absl::OkStatus();
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) {
-    return absl::UnavailableError(
-        absl::StrFormat("%s: cannot write the report", path));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

@@ -1,12 +1,12 @@
 #include "tools/report_command.h"
 
 #include <cstdio>
-#include <fstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
+#include "tools/internal/output_file.h"
 #include "tools/report/html_report.h"
 #include "tools/report/trace_report.h"
 
@@ -26,17 +26,6 @@ constexpr char kSummary[] =
 int Fail(const std::string& message) {
   std::fprintf(stderr, "slabtrace report: %s\n", message.c_str());
   return kExitBadInput;
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) {
-    return absl::UnavailableError(
-        absl::StrFormat("%s: cannot write the report", path));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -95,7 +84,7 @@ int RunReport(const std::vector<std::string>& args) {
       BuildReportInput(command_line.positional()[0], options);
   if (!input.ok()) return Fail(std::string(input.status().message()));
   const std::string path = command_line.Get("output");
-  if (absl::Status status = WriteFile(path, RenderHtmlReport(*input));
+  if (absl::Status status = WriteOutput(path, RenderHtmlReport(*input));
       !status.ok()) {
     return Fail(std::string(status.message()));
   }
