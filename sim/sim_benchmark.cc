@@ -8,8 +8,8 @@
 //    2 M; the README's 100 M figure sets it), reporting peak RSS.
 //
 //   bazel run -c opt //sim:sim_benchmark
-//   SIM_BENCHMARK_EVENTS=100000000 bazel run -c opt //sim:sim_benchmark -- \
-//       --benchmark_filter=BM_CompareAll
+//   SIM_BENCHMARK_EVENTS=100000000 bazel run -c opt //sim:sim_benchmark --
+//       --benchmark_filter=BM_CompareAll  (one command line)
 
 #include <sys/resource.h>
 
