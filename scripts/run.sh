@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds the `slabtrace` command
-# line and the recorder, and runs it. With no arguments it inspects the
-# checked-in sample trace; any arguments are passed to slabtrace as they are.
+# line and the recorder, and runs the Redis demo (the published experiment:
+# 100,000 keys with 1 KiB values, odd keys deleted; about ten seconds).
+# Any arguments are passed to slabtrace instead, e.g.
+#   scripts/run.sh inspect testdata/redis/scatter-delete.slabtrace
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -9,7 +11,8 @@ if ! out=$(bazel build //tools:slabtrace 2>&1); then
   echo "$out" >&2
   exit 1
 fi
+bin="$(bazel info bazel-bin 2>/dev/null)/tools/slabtrace"
 if [ $# -eq 0 ]; then
-  set -- inspect testdata/sample.slabtrace
+  set -- demo
 fi
-exec bazel-bin/tools/slabtrace "$@"
+exec "$bin" "$@"

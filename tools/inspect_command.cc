@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "proto/event.h"
 #include "proto/trace_reader.h"
+#include "record/call_accounting.h"
 #include "tools/internal/command.h"
 #include "tools/internal/command_line.h"
 
@@ -23,32 +24,17 @@ namespace {
 // What one pass over the stream counts.
 struct StreamCounts {
   std::array<uint64_t, kNumEventKinds> events_by_kind{};
-  std::array<uint64_t, kNumAllocApis> calls_by_api{};
+  EventCounts events_by_api{};  // [api][kind]
   absl::flat_hash_set<uint32_t> threads;
   std::vector<Marker> markers;
   uint64_t events = 0;
-  // The previous event, to recognise the second half of a moving realloc.
-  Event previous;
-  bool has_previous = false;
 };
-
-bool IsReallocApi(AllocApi api) {
-  return api == AllocApi::kRealloc || api == AllocApi::kReallocarray ||
-         api == AllocApi::kRallocx;
-}
 
 void Count(const Event& e, StreamCounts* counts) {
   ++counts->events;
   ++counts->events_by_kind[static_cast<int>(e.kind)];
-  // A moving realloc is one call recorded as kAlloc + kFree.
-  const bool second_half =
-      counts->has_previous && e.kind == EventKind::kFree &&
-      IsReallocApi(e.api) && counts->previous.kind == EventKind::kAlloc &&
-      counts->previous.api == e.api && counts->previous.seq + 1 == e.seq;
-  if (!second_half) ++counts->calls_by_api[static_cast<int>(e.api)];
+  ++counts->events_by_api[static_cast<int>(e.api)][static_cast<int>(e.kind)];
   counts->threads.insert(e.thread);
-  counts->previous = e;
-  counts->has_previous = true;
 }
 
 std::string FormatTime(int64_t unix_ns) {
@@ -144,6 +130,39 @@ std::optional<uint64_t> FromMap(
   return it == map.end() ? 0 : it->second;
 }
 
+// Symmetric accounting: per API, the events the recorder's call counts
+// imply (record/call_accounting.h knows the outcome keys such as
+// "free.null" and "realloc.moved") beside the events read.
+void PrintCallAccounting(const std::optional<TraceTrailer>& trailer,
+                         const StreamCounts& counts) {
+  if (!trailer || trailer->calls_by_api().empty()) {
+    std::printf("\ncalls by api: not in this trace (no recorder trailer)\n");
+    return;
+  }
+  const EventCounts expected = ExpectedEvents(*trailer);
+  std::printf("\ncalls by api, and events (alloc/free/resize) they imply:\n");
+  std::printf("  %-22s %12s %24s %24s\n", "", "calls", "implied", "read");
+  for (int a = 0; a < kNumAllocApis; ++a) {
+    const std::string name(AllocApiName(static_cast<AllocApi>(a)));
+    const auto it = trailer->calls_by_api().find(name);
+    const uint64_t calls = it == trailer->calls_by_api().end() ? 0 : it->second;
+    const auto& want = expected[a];
+    const auto& got = counts.events_by_api[a];
+    if (calls == 0 && got == decltype(got){}) continue;
+    const auto triple = [](const std::array<uint64_t, kNumEventKinds>& n) {
+      return absl::StrCat(n[0], "/", n[1], "/", n[2]);
+    };
+    std::printf("  %-22s %12llu %24s %24s  %s\n", name.c_str(),
+                static_cast<unsigned long long>(calls), triple(want).c_str(),
+                triple(got).c_str(), want == got ? "agree" : "DISAGREE");
+  }
+  const absl::Status symmetric =
+      CheckSymmetricAccounting(*trailer, counts.events_by_api);
+  std::printf("symmetric accounting: %s\n",
+              symmetric.ok() ? "exact (every call accounted for)"
+                             : std::string(symmetric.message()).c_str());
+}
+
 void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
   const std::optional<TraceTrailer>& trailer = reader.trailer();
   std::printf("\nevents by kind:\n  %-22s %14s %14s\n", "", "read", "trailer");
@@ -156,16 +175,7 @@ void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
       "total", counts.events,
       trailer ? std::optional<uint64_t>(trailer->event_count()) : std::nullopt);
 
-  std::printf("\ncalls by api:\n  %-22s %14s %14s\n", "", "read", "trailer");
-  for (int a = 0; a < kNumAllocApis; ++a) {
-    const std::string name(AllocApiName(static_cast<AllocApi>(a)));
-    std::optional<uint64_t> in_trailer =
-        FromMap(trailer, &TraceTrailer::calls_by_api, name);
-    // The recorder fills calls_by_api; a writer that did not leaves it empty.
-    if (trailer && trailer->calls_by_api().empty()) in_trailer = std::nullopt;
-    if (counts.calls_by_api[a] == 0 && in_trailer.value_or(0) == 0) continue;
-    PrintCountRow(name, counts.calls_by_api[a], in_trailer);
-  }
+  PrintCallAccounting(trailer, counts);
 
   std::printf("\n");
   const uint64_t threads = counts.threads.size();

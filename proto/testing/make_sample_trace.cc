@@ -115,6 +115,7 @@ int Main(int argc, char** argv) {
   // Calls as a recorder counts them: a moving realloc (kAlloc + kFree with
   // api kRealloc) is one call.
   std::vector<uint64_t> calls(kNumAllocApis, 0);
+  uint64_t realloc_in_place = 0, realloc_moved = 0, realloc_from_null = 0;
   Event e;
   Event previous;
   for (uint64_t i = 0; i < events; ++i) {
@@ -125,6 +126,13 @@ int Main(int argc, char** argv) {
         i > 0 && e.kind == EventKind::kFree && e.api == AllocApi::kRealloc &&
         previous.kind == EventKind::kAlloc && previous.api == e.api;
     if (!second_half_of_realloc) ++calls[static_cast<int>(e.api)];
+    // Outcome keys as the recorder writes them (record/call_accounting.h):
+    // a realloc's kAlloc is "from_null" until its kFree shows it moved.
+    if (e.api == AllocApi::kRealloc) {
+      if (e.kind == EventKind::kResize) ++realloc_in_place;
+      if (e.kind == EventKind::kAlloc) ++realloc_from_null;
+      if (second_half_of_realloc) --realloc_from_null, ++realloc_moved;
+    }
     previous = e;
     absl::Status status = (*writer)->Append(e);
     if (!status.ok()) {
@@ -150,6 +158,10 @@ int Main(int argc, char** argv) {
     (*trailer.mutable_calls_by_api())[std::string(
         AllocApiName(static_cast<AllocApi>(api)))] = calls[api];
   }
+  auto& outcomes = *trailer.mutable_calls_by_api();
+  if (realloc_in_place > 0) outcomes["realloc.in_place"] = realloc_in_place;
+  if (realloc_moved > 0) outcomes["realloc.moved"] = realloc_moved;
+  if (realloc_from_null > 0) outcomes["realloc.from_null"] = realloc_from_null;
   absl::Status status = (*writer)->Close(trailer);
   if (!status.ok()) {
     std::fprintf(stderr, "make_sample_trace: %s\n",
