@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/str_format.h"
 #include "proto/internal/frame.h"
 #include "proto/internal/varint.h"
@@ -39,6 +40,68 @@ class Divider {
   uint64_t d_;
   uint64_t reciprocal_;
 };
+
+// How to decode a column's varints where the bytes left guarantee they fit.
+enum VarintPath {
+  kOneByteFirst,  // a branch for the one-byte case: columns mostly 1 byte.
+  kBranchless,    // no length branch: columns of mixed lengths, where that
+                  // branch would mispredict often.
+};
+
+// Decodes a varint from *p, which must have kMaxVarintBytes readable bytes.
+// Returns false when it runs past 64 bits.
+template <VarintPath path>
+__attribute__((always_inline)) inline bool GetVarintUnchecked(const uint8_t** p,
+                                                              uint64_t* v) {
+  const uint8_t* q = *p;
+  if (path == kOneByteFirst && *q < 0x80) {
+    *v = *q;
+    *p = q + 1;
+    return true;
+  }
+  uint64_t x;
+  __builtin_memcpy(&x, q, 8);  // little-endian hosts only (x86-64, arm64).
+  const uint64_t stops = ~x & 0x8080808080808080ull;
+  if (ABSL_PREDICT_FALSE(stops == 0)) {  // 9 or 10 bytes.
+    return GetVarint(p, q + kMaxVarintBytes, v);
+  }
+  // The bytes up to and including the first without a continuation bit.
+  x &= (stops ^ (stops - 1)) & 0x7f7f7f7f7f7f7f7full;
+  x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+  x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+  x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+  *v = x;
+  *p = q + (__builtin_ctzll(stops) >> 3) + 1;
+  return true;
+}
+
+// Decodes up to n varints of the column [at, end), calling store(i, value)
+// for each; stops early when a varint is malformed or store returns false.
+// Advances `at` and returns how many were stored. Only the varints that
+// could reach `end` pay for a bounds check: with k * kMaxVarintBytes bytes
+// left, the next k cannot.
+template <VarintPath path, typename Store>
+__attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
+                                                             const uint8_t* end,
+                                                             uint32_t n,
+                                                             Store store) {
+  const uint8_t* p = at;
+  const uint32_t unchecked = static_cast<uint32_t>(
+      std::min<size_t>(n, static_cast<size_t>(end - p) / kMaxVarintBytes));
+  uint32_t i = 0;
+  uint64_t v;
+  for (; i < unchecked; ++i) {
+    if (!GetVarintUnchecked<path>(&p, &v) || !store(i, v)) {
+      at = p;
+      return i;
+    }
+  }
+  for (; i < n; ++i) {
+    if (!GetVarintFast(&p, end, &v) || !store(i, v)) break;
+  }
+  at = p;
+  return i;
+}
 
 }  // namespace
 
@@ -202,76 +265,145 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
                                        uint64_t first_seq, int ptr_shift,
                                        Event* out,
                                        uint64_t kind_counts[kNumEventKinds]) {
-  auto overrun = [begin](uint32_t i) {
-    return Malformed(absl::StrFormat("event %d: varint overrun", begin + i));
-  };
   const uint8_t* kind_api = c.begin[format::kKindApiColumn] + begin;
+  absl::Status status =
+      DecodeKinds(kind_api, begin, n, first_seq, out, kind_counts);
+  if (!status.ok()) return status;
+  // Locals instead of members and cursors: the stores into `out` could
+  // alias a uint64_t member, which would force a reload per event.
+  absl::Status rejected;
+  auto finish = [&](uint32_t decoded) {
+    if (decoded == n) return absl::OkStatus();
+    if (!rejected.ok()) return rejected;
+    return Malformed(
+        absl::StrFormat("event %d: varint overrun", begin + decoded));
+  };
+
+  uint64_t time = c.time;
+  const uint64_t resolution = time_resolution_ns_;
+  uint32_t decoded = DecodeVarints<kOneByteFirst>(
+      c.at[format::kTimeColumn], c.end[format::kTimeColumn], n,
+      [&](uint32_t i, uint64_t v) {
+        time += static_cast<uint64_t>(UnZigZag(v));
+        out[i].time_ns = time * resolution;
+        return true;
+      });
+  c.time = time;
+  status = finish(decoded);
+  if (!status.ok()) return status;
+
+  status = DecodeThreads(c, kind_api, begin, n, out);
+  if (!status.ok()) return status;
+
+  const uint64_t num_classes = last_ptr_.size();
+  decoded = DecodeVarints<kOneByteFirst>(
+      c.at[format::kSizeClassColumn], c.end[format::kSizeClassColumn], n,
+      [&](uint32_t i, uint64_t v) {
+        if (ABSL_PREDICT_FALSE(v >= num_classes)) {
+          rejected = Malformed(absl::StrFormat(
+              "event %d: size class %d out of range", begin + i, v));
+          return false;
+        }
+        out[i].size_class = static_cast<uint16_t>(v);
+        return true;
+      });
+  status = finish(decoded);
+  if (!status.ok()) return status;
+
+  const uint64_t* class_sizes = class_sizes_.data();
+  decoded = DecodeVarints<kOneByteFirst>(
+      c.at[format::kSizeColumn], c.end[format::kSizeColumn], n,
+      [&](uint32_t i, uint64_t v) {
+        // Allocations and frees interleave at random: select without a
+        // branch.
+        const uint64_t alloc_size =
+            class_sizes[out[i].size_class] - static_cast<uint64_t>(UnZigZag(v));
+        const uint64_t free_mask =
+            uint64_t{0} - uint64_t{out[i].kind == EventKind::kFree};
+        out[i].size = (v & free_mask) | (alloc_size & ~free_mask);
+        return true;
+      });
+  status = finish(decoded);
+  if (!status.ok()) return status;
+
+  uint64_t* last_ptr = last_ptr_.data();
+  const SlabGeometry& geometry = *geometry_;
+  decoded = DecodeVarints<kBranchless>(
+      c.at[format::kPointerColumn], c.end[format::kPointerColumn], n,
+      [&](uint32_t i, uint64_t v) {
+        const uint16_t size_class = out[i].size_class;
+        const uint64_t ptr =
+            last_ptr[size_class] + static_cast<uint64_t>(UnZigZag(v));
+        last_ptr[size_class] = ptr;
+        out[i].ptr = ptr << ptr_shift;
+        out[i].slab = geometry.GranuleOf(ptr << ptr_shift, size_class);
+        return true;
+      });
+  return finish(decoded);
+}
+
+absl::Status ChunkDecoder::DecodeKinds(const uint8_t* kind_api, uint32_t begin,
+                                       uint32_t n, uint64_t first_seq,
+                                       Event* out,
+                                       uint64_t kind_counts[kNumEventKinds]) {
+  static_assert(kNumEventKinds == 3, "counts kinds 1 and 2 in registers");
+  constexpr uint8_t kApiMask = (1u << format::kApiBits) - 1;
+  // Counting in registers and checking once per block keeps the loop free
+  // of a store-to-load chain through kind_counts and of branches.
+  uint32_t frees = 0;
+  uint32_t resizes = 0;
+  bool bad = false;
+  const uint64_t seq = first_seq + begin;
   for (uint32_t i = 0; i < n; ++i) {
     const uint8_t kind =
         (kind_api[i] & ~format::kSameThreadBit) >> format::kApiBits;
-    const uint8_t api = kind_api[i] & ((1u << format::kApiBits) - 1);
-    if (kind >= kNumEventKinds || api >= kNumAllocApis) {
-      return Malformed(absl::StrFormat(
-          "event %d: kind %d / api %d out of range", begin + i, kind, api));
-    }
-    ++kind_counts[kind];
-    out[i].seq = first_seq + begin + i;
+    const uint8_t api = kind_api[i] & kApiMask;
+    bad |= (kind >= kNumEventKinds) | (api >= kNumAllocApis);
+    frees += kind == 1;
+    resizes += kind == 2;
+    out[i].seq = seq + i;
     out[i].kind = static_cast<EventKind>(kind);
     out[i].api = static_cast<AllocApi>(api);
   }
-  uint64_t v;
-  const uint8_t*& time = c.at[format::kTimeColumn];
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&time, c.end[format::kTimeColumn], &v))
-      return overrun(i);
-    c.time += static_cast<uint64_t>(UnZigZag(v));
-    out[i].time_ns = c.time * time_resolution_ns_;
+  if (bad) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t kind =
+          (kind_api[i] & ~format::kSameThreadBit) >> format::kApiBits;
+      const uint8_t api = kind_api[i] & kApiMask;
+      if (kind >= kNumEventKinds || api >= kNumAllocApis) {
+        return Malformed(absl::StrFormat(
+            "event %d: kind %d / api %d out of range", begin + i, kind, api));
+      }
+    }
   }
-  const uint8_t*& thread = c.at[format::kThreadColumn];
+  kind_counts[0] += n - frees - resizes;
+  kind_counts[1] += frees;
+  kind_counts[2] += resizes;
+  return absl::OkStatus();
+}
+
+absl::Status ChunkDecoder::DecodeThreads(Cursors& c, const uint8_t* kind_api,
+                                         uint32_t begin, uint32_t n,
+                                         Event* out) {
+  const uint8_t*& at = c.at[format::kThreadColumn];
+  const uint8_t* const end = c.end[format::kThreadColumn];
+  uint32_t thread = c.thread;
   for (uint32_t i = 0; i < n; ++i) {
     if ((kind_api[i] & format::kSameThreadBit) == 0) {
-      if (!GetVarintFast(&thread, c.end[format::kThreadColumn], &v)) {
-        return overrun(i);
+      uint64_t v;
+      if (!GetVarintFast(&at, end, &v)) {
+        return Malformed(
+            absl::StrFormat("event %d: varint overrun", begin + i));
       }
       if (v > std::numeric_limits<uint32_t>::max()) {
         return Malformed(
             absl::StrFormat("event %d: thread %d out of range", begin + i, v));
       }
-      c.thread = static_cast<uint32_t>(v);
+      thread = static_cast<uint32_t>(v);
     }
-    out[i].thread = c.thread;
+    out[i].thread = thread;
   }
-  const uint32_t num_classes = static_cast<uint32_t>(last_ptr_.size());
-  const uint8_t*& size_class = c.at[format::kSizeClassColumn];
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&size_class, c.end[format::kSizeClassColumn], &v)) {
-      return overrun(i);
-    }
-    if (v >= num_classes) {
-      return Malformed(absl::StrFormat("event %d: size class %d out of range",
-                                       begin + i, v));
-    }
-    out[i].size_class = static_cast<uint16_t>(v);
-  }
-  const uint8_t*& size = c.at[format::kSizeColumn];
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&size, c.end[format::kSizeColumn], &v))
-      return overrun(i);
-    out[i].size = out[i].kind == EventKind::kFree
-                      ? v
-                      : class_sizes_[out[i].size_class] -
-                            static_cast<uint64_t>(UnZigZag(v));
-  }
-  const uint8_t*& ptr = c.at[format::kPointerColumn];
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!GetVarintFast(&ptr, c.end[format::kPointerColumn], &v)) {
-      return overrun(i);
-    }
-    uint64_t& last = last_ptr_[out[i].size_class];
-    last += static_cast<uint64_t>(UnZigZag(v));
-    out[i].ptr = last << ptr_shift;
-    out[i].slab = geometry_->GranuleOf(out[i].ptr, out[i].size_class);
-  }
+  c.thread = thread;
   return absl::OkStatus();
 }
 

@@ -67,6 +67,11 @@ class ChunkDecoder {
   absl::Status DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
                            uint64_t first_seq, int ptr_shift, Event* out,
                            uint64_t kind_counts[kNumEventKinds]);
+  absl::Status DecodeKinds(const uint8_t* kind_api, uint32_t begin, uint32_t n,
+                           uint64_t first_seq, Event* out,
+                           uint64_t kind_counts[kNumEventKinds]);
+  absl::Status DecodeThreads(Cursors& c, const uint8_t* kind_api,
+                             uint32_t begin, uint32_t n, Event* out);
 
   const SlabGeometry* geometry_;
   uint64_t time_resolution_ns_;
