@@ -1,8 +1,9 @@
 // Replay throughput and memory on the Redis-like synthetic stream
 // (proto/testing/redis_like_stream.h).
 //
-//   bazel run //replay:replay_benchmark -- \
+//   bazel run -c opt //replay:replay_benchmark --
 //     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   (one command line)
 //
 // Targets (issue 4): >= 50 M events/s on one core; <= 64 bytes per live
 // object (both hash tables, slots and control bytes, at the end of the run).

@@ -215,8 +215,6 @@ class Marker {
   absl::Time start_ = absl::Now();
 };
 
-std::string Pct(double ratio) { return absl::StrFormat("%.1f%%", 100 * ratio); }
-
 // Per size class at one marker: the replay beside jemalloc's own numbers.
 std::string ClassTable(const Sweep& marker) {
   std::string out = absl::StrCat(

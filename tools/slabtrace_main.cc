@@ -21,7 +21,8 @@ namespace {
 
 // One line per subcommand, in the order `slabtrace --help` lists them.
 constexpr Subcommand kSubcommands[] = {
-    {"record", "run a program with the recorder preloaded: malloc calls -> trace",
+    {"record",
+     "run a program with the recorder preloaded: malloc calls -> trace",
      RunRecord},
     {"mark", "put a marker with jemalloc stats into a running recording",
      RunMark},
@@ -33,9 +34,11 @@ constexpr Subcommand kSubcommands[] = {
      RunCompare},
     {"report", "one self-contained HTML page: timelines, policies, slab maps",
      RunReport},
-    {"check", "test thresholds on a trace's replay, for CI (exit 1 if any fails)",
+    {"check",
+     "test thresholds on a trace's replay, for CI (exit 1 if any fails)",
      RunCheck},
-    {"redis", "record a Redis scenario (scatter-delete, churn, ...) and replay it",
+    {"redis",
+     "record a Redis scenario (scatter-delete, churn, ...) and replay it",
      RunRedis},
     {"demo", "the published experiment: 100,000 keys, odd ones deleted, DSR",
      RunDemo},
@@ -68,7 +71,8 @@ int Main(int argc, char** argv) {
       return command.run(std::vector<std::string>(argv + 2, argv + argc));
     }
   }
-  std::fprintf(stderr, "slabtrace: unknown command '%s' (see slabtrace --help)\n",
+  std::fprintf(stderr,
+               "slabtrace: unknown command '%s' (see slabtrace --help)\n",
                name.c_str());
   return kExitBadInput;
 }

@@ -18,9 +18,9 @@ absl::Status WriteOutput(const std::string& path, const std::string& text) {
   bool ok = std::fwrite(text.data(), 1, text.size(), out) == text.size();
   ok = (to_stdout ? std::fflush(out) : std::fclose(out)) == 0 && ok;
   if (!ok) {
-    return absl::UnavailableError(absl::StrCat(
-        to_stdout ? "standard output" : path, ": cannot write: ",
-        std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat(to_stdout ? "standard output" : path,
+                     ": cannot write: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
