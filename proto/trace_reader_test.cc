@@ -281,6 +281,84 @@ TEST(TraceReaderErrorsTest, MalformedColumns) {
       HasSubstr("beyond its 1 events"));
 }
 
+// Long columns are decoded without per-varint bounds checks where they
+// cannot run out; malformed values there must be found all the same, and
+// reported as the column-by-column order would: the time column before the
+// size-class column, whatever their events.
+TEST(TraceReaderErrorsTest, MalformedValuesInsideLongColumns) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string base = HeaderFile(header);
+  constexpr uint32_t kEvents = 1000;
+  const std::string same_thread_allocs(kEvents, '\x80');
+  const std::string zeros(kEvents, '\0');
+  const std::string too_long = std::string(10, '\xff') + "\x01";
+  auto with_at = [&](int event, const std::string& value) {
+    return std::string(event, '\0') + value +
+           std::string(kEvents - event - 1, '\0');
+  };
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({same_thread_allocs, zeros,
+                                                      "", zeros, zeros,
+                                                      with_at(50, "\xc8\x01")},
+                                                     kEvents))
+                              .message()),
+              HasSubstr("event 50: size class 200 out of range"));
+  EXPECT_THAT(std::string(ReadAll(base + ChunkRecord({same_thread_allocs,
+                                                      with_at(50, too_long), "",
+                                                      zeros, zeros, zeros},
+                                                     kEvents))
+                              .message()),
+              HasSubstr("event 50: varint overrun"));
+  EXPECT_THAT(
+      std::string(
+          ReadAll(base + ChunkRecord({same_thread_allocs, with_at(70, too_long),
+                                      "", zeros, with_at(10, too_long),
+                                      with_at(60, "\xc8\x01")},
+                                     kEvents))
+              .message()),
+      HasSubstr("event 70: varint overrun"));
+  // The same chunk without the faults reads.
+  EXPECT_TRUE(ReadAll(base + ChunkRecord({same_thread_allocs, zeros, "", zeros,
+                                          zeros, zeros},
+                                         kEvents))
+                  .ok());
+}
+
+// The widest varints (9 and 10 bytes) inside a long column, where they are
+// decoded without bounds checks.
+TEST(TraceReaderTest, WidestVarintsInsideLongColumns) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  constexpr uint32_t kEvents = 1000;
+  std::string same_thread_frees(kEvents, '\xa0');  // kind 1, api 0.
+  std::string sizes;
+  for (uint32_t i = 0; i < kEvents; ++i) {
+    if (i == 40) {
+      sizes += std::string(9, '\xff') + "\x01";  // 2^64 - 1: ten bytes.
+    } else if (i == 41) {
+      sizes += std::string(8, '\xff') + "\x7f";  // 2^63 - 1: nine bytes.
+    } else {
+      sizes += static_cast<char>(i % 100);
+    }
+  }
+  const std::string zeros(kEvents, '\0');
+  auto reader = TraceReader::OpenBuffer(
+      "t.slabtrace", HeaderFile(header) + ChunkRecord({same_thread_frees, zeros,
+                                                       "", zeros, sizes, zeros},
+                                                      kEvents));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::vector<TraceItem>> items = ReadAllItems(reader->get());
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), kEvents);
+  for (uint32_t i = 0; i < kEvents; ++i) {
+    const uint64_t want = i == 40   ? ~uint64_t{0}
+                          : i == 41 ? ~uint64_t{0} >> 1
+                                    : i % 100;
+    EXPECT_EQ((*items)[i].event.size, want) << i;
+    EXPECT_EQ((*items)[i].event.kind, EventKind::kFree) << i;
+  }
+}
+
 TEST(TraceReaderErrorsTest, ChunkSequenceOutOfOrder) {
   TraceHeader header = JemallocTestHeader();
   header.set_format_version(1);

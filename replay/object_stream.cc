@@ -75,7 +75,10 @@ class TraceObjectStream : public ObjectStream {
     const bool valid_class = e.size_class < geometry().num_classes();
     switch (e.kind) {
       case EventKind::kAlloc: {
-        if (!valid_class) {
+        if (e.ptr == 0) return false;  // a failed allocation.
+        // Like SlabOccupancy: a pointer that cannot start a region of its
+        // class (slab 0) is an invalid event, so replay and sim agree.
+        if (!valid_class || e.slab == 0) {
           ++invalid_events_;
           return false;
         }
@@ -111,7 +114,7 @@ class TraceObjectStream : public ObjectStream {
           ++unknown_resizes_;
           return false;
         }
-        if (!valid_class) {
+        if (!valid_class || e.slab == 0) {
           ++invalid_events_;
           return false;
         }

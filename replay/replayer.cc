@@ -104,7 +104,10 @@ void Replayer::ApplyEvents(absl::Span<const Event> events) {
         TakeSweep(Sweep::INTERVAL, events.front().seq, boundary, nullptr);
         last_interval_sweep_index_ = event_index_;
       }
-      next_time_sweep_ = boundary + interval_ns_;
+      // Saturate: a (corrupt) timestamp near 2^64 must end interval sweeps,
+      // not wrap around and sweep forever.
+      next_time_sweep_ =
+          boundary > UINT64_MAX - interval_ns_ ? 0 : boundary + interval_ns_;
     }
   }
 }

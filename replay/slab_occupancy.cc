@@ -179,8 +179,18 @@ uint32_t SlabOccupancy::AcquireGranule(uint64_t address, uint32_t size_class,
   Granule& granule = granules_[index];
   if (granule.live == 0) {
     if (granule.size_class != size_class) {
-      // The address now starts a granule of another class: a new granule.
-      granule.sweep_stamp = granule.marker_stamp = 0;
+      // The address now starts a granule of another class: another granule,
+      // held in this window only if that class already held it here.
+      stamps_of_earlier_class_[{address, granule.size_class}] = {
+          granule.sweep_stamp, granule.marker_stamp};
+      const auto earlier = stamps_of_earlier_class_.find({address, size_class});
+      if (earlier == stamps_of_earlier_class_.end()) {
+        granule.sweep_stamp = granule.marker_stamp = 0;
+      } else {
+        granule.sweep_stamp = earlier->second.first;
+        granule.marker_stamp = earlier->second.second;
+        stamps_of_earlier_class_.erase(earlier);
+      }
     }
     granule.size_class = size_class;
     ClassCounts& counts = classes_[size_class];
@@ -286,7 +296,10 @@ std::vector<ClassCounts> SlabOccupancy::Sweep(WindowReset reset) {
 
   const bool marker = reset == WindowReset::kSweepAndMarker;
   ++sweep_window_;
-  if (marker) ++marker_window_;
+  if (marker) {
+    ++marker_window_;
+    stamps_of_earlier_class_.clear();  // every stamp in it is now stale.
+  }
   for (uint32_t i = 0; i < granules_.size(); ++i) {
     Granule& granule = granules_[i];
     if (granule.address == 0) continue;

@@ -32,8 +32,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "proto/event.h"
 #include "proto/report.pb.h"
@@ -143,6 +145,13 @@ class SlabOccupancy {
   AddressMap live_;
   AddressMap large_requested_;
   AddressMap granule_index_;  // granule address -> index into granules_.
+  // A granule is (size class, address). When a drained address comes back
+  // as another class, the window stamps of the class it leaves are kept
+  // here, so that returning to that class in the same window does not count
+  // it as held twice. Cleared when the marker window closes.
+  absl::flat_hash_map<std::pair<uint64_t, uint32_t>,
+                      std::pair<uint32_t, uint32_t>>
+      stamps_of_earlier_class_;
   std::vector<Granule> granules_;
   std::vector<uint32_t> free_granules_;
   std::vector<ClassCounts> classes_;

@@ -290,6 +290,26 @@ TEST_F(SlabOccupancyTest, AddressReusedByAnotherClassIsANewGranule) {
   EXPECT_EQ(occupancy_.validation().inconsistencies(), 0u);
 }
 
+TEST_F(SlabOccupancyTest, AddressBackInItsFirstClassCountsOnceInTheWindow) {
+  // (1280, X) held, drained; (64, X) held, drained; (1280, X) again: two
+  // granules held in the window, not three, and the 1280 one pinned.
+  const uint32_t c64 = geometry_.ClassForSize(64);
+  occupancy_.Sweep(WindowReset::kSweepAndMarker);
+  Apply(events_.Alloc(Slab(0), c1280_));
+  Apply(events_.Free(Slab(0), c1280_));
+  Apply(events_.Alloc(Slab(0), c64));
+  Apply(events_.Free(Slab(0), c64));
+  Apply(events_.Alloc(Slab(0), c1280_));
+  const std::vector<ClassCounts> counts =
+      occupancy_.Sweep(WindowReset::kSweepAndMarker);
+  EXPECT_EQ(counts[c1280_].pinned, 1u);
+  EXPECT_EQ(counts[c1280_].held_since_marker, 1u);
+  EXPECT_EQ(counts[c1280_].held_since_sweep, 1u);
+  EXPECT_EQ(counts[c64].pinned, 0u);
+  EXPECT_EQ(counts[c64].held_since_marker, 1u);
+  EXPECT_EQ(occupancy_.validation().inconsistencies(), 0u);
+}
+
 TEST_F(SlabOccupancyTest, ApplyAllMatchesApply) {
   std::vector<Event> events;
   for (int s = 0; s < 3; ++s) {

@@ -137,8 +137,17 @@ absl::Status SimulatedAllocator::Resize(const ObjectEvent& event) {
   // An in-place resize across classes (large extents growing or shrinking)
   // leaves the old granule and takes one of the new class, bypassing any
   // thread cache as jemalloc does.
+  const bool old_large = !geometry_.is_small(old.size_class);
+  const uint64_t old_address = tables_[old.size_class]->address(old.slab);
   RemoveLive(old.size_class);
   ReleaseRegion(&event, old);
+  // A large extent resized in place is the same granule under a new class
+  // (as the replay's Reclass has it): it moves its "held in this window"
+  // to the new class instead of counting as one drained and one new.
+  if (old_large &&
+      released_in_window_.erase({old.size_class, old_address}) > 0) {
+    --counters_[old.size_class].held;
+  }
   absl::StatusOr<Placement> placement = AcquireRegion(event, c);
   if (!placement.ok()) return placement.status();
   objects_.Update(event.object_id, Pack(*placement));

@@ -230,9 +230,15 @@ absl::StatusOr<PolicyRun> SimulatePolicy(absl::string_view policy,
       if (absl::Status s = allocator.Apply(event); !s.ok()) return s;
       continue;
     }
-    if (every_ns != 0 && event.time_ns >= next_time_sweep) {
-      sweep(ComparisonSweep::INTERVAL, event.seq, next_time_sweep, "");
-      next_time_sweep = (event.time_ns / every_ns + 1) * every_ns;
+    if (next_time_sweep != 0 && event.time_ns >= next_time_sweep) {
+      // Stamped like the replay's interval sweeps: the last interval
+      // boundary at or before the event.
+      const uint64_t boundary = event.time_ns / every_ns * every_ns;
+      sweep(ComparisonSweep::INTERVAL, event.seq, boundary, "");
+      // 0 ends interval sweeps: a (corrupt) timestamp near 2^64 must not
+      // wrap around and sweep at every event.
+      next_time_sweep =
+          boundary > UINT64_MAX - every_ns ? 0 : boundary + every_ns;
     }
     if (absl::Status s = allocator.Apply(event); !s.ok()) return s;
     end_seq = std::max(end_seq, event.seq + 1);

@@ -75,20 +75,21 @@ __attribute__((always_inline)) inline bool GetVarintUnchecked(const uint8_t** p,
   return true;
 }
 
-// Decodes up to n varints of the column [at, end), calling store(i, value)
-// for each; stops early when a varint is malformed or store returns false.
-// Advances `at` and returns how many were stored. Only the varints that
-// could reach `end` pay for a bounds check: with k * kMaxVarintBytes bytes
-// left, the next k cannot.
+// Decodes the varints of events [first, n) from the column [at, end),
+// calling store(i, value) for each; stops early when a varint is malformed or
+// store returns false. Advances `at` and returns how many were stored. Only the
+// varints that could reach `end` pay for a bounds check: with k *
+// kMaxVarintBytes bytes left, the next k cannot.
 template <VarintPath path, typename Store>
 __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
                                                              const uint8_t* end,
+                                                             uint32_t first,
                                                              uint32_t n,
                                                              Store store) {
   const uint8_t* p = at;
-  const uint32_t unchecked = static_cast<uint32_t>(
-      std::min<size_t>(n, static_cast<size_t>(end - p) / kMaxVarintBytes));
-  uint32_t i = 0;
+  const uint32_t unchecked = static_cast<uint32_t>(std::min<size_t>(
+      n, first + static_cast<size_t>(end - p) / kMaxVarintBytes));
+  uint32_t i = first;
   uint64_t v;
   for (; i < unchecked; ++i) {
     if (!GetVarintUnchecked<path>(&p, &v) || !store(i, v)) {
@@ -269,77 +270,150 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   absl::Status status =
       DecodeKinds(kind_api, begin, n, first_seq, out, kind_counts);
   if (!status.ok()) return status;
-  // Locals instead of members and cursors: the stores into `out` could
-  // alias a uint64_t member, which would force a reload per event.
+
+  // Locals instead of members: the stores into `out` could alias a
+  // uint64_t member, which would force a reload per event.
+  uint64_t time = c.time;
+  const uint64_t resolution = time_resolution_ns_;
+  auto store_time = [&](uint32_t i, uint64_t v) {
+    time += static_cast<uint64_t>(UnZigZag(v));
+    out[i].time_ns = time * resolution;
+    return true;
+  };
   absl::Status rejected;
+  const uint64_t num_classes = last_ptr_.size();
+  auto store_class = [&](uint32_t i, uint64_t v) {
+    if (ABSL_PREDICT_FALSE(v >= num_classes)) {
+      rejected = Malformed(absl::StrFormat(
+          "event %d: size class %d out of range", begin + i, v));
+      return false;
+    }
+    out[i].size_class = static_cast<uint16_t>(v);
+    return true;
+  };
+  const uint64_t* class_sizes = class_sizes_.data();
+  auto store_size = [&](uint32_t i, uint64_t v) {
+    // Allocations and frees interleave at random: select without a branch.
+    const uint64_t alloc_size =
+        class_sizes[out[i].size_class] - static_cast<uint64_t>(UnZigZag(v));
+    const uint64_t free_mask =
+        uint64_t{0} - uint64_t{out[i].kind == EventKind::kFree};
+    out[i].size = (v & free_mask) | (alloc_size & ~free_mask);
+    return true;
+  };
+  uint64_t* last_ptr = last_ptr_.data();
+  const SlabGeometry& geometry = *geometry_;
+  auto store_ptr = [&](uint32_t i, uint64_t v) {
+    const uint16_t size_class = out[i].size_class;
+    const uint64_t ptr =
+        last_ptr[size_class] + static_cast<uint64_t>(UnZigZag(v));
+    last_ptr[size_class] = ptr;
+    out[i].ptr = ptr << ptr_shift;
+    out[i].slab = geometry.GranuleOf(ptr << ptr_shift, size_class);
+    return true;
+  };
+
+  const uint32_t fused = DecodeFused(c, kind_api, n, out, store_time,
+                                     store_class, store_size, store_ptr);
+  c.time = time;
+  if (fused == n) return absl::OkStatus();
+
+  // The rest column by column, with bounds checks. Events before `fused`
+  // are valid in every column, so this reports the same first error as
+  // decoding the whole block column by column would.
   auto finish = [&](uint32_t decoded) {
     if (decoded == n) return absl::OkStatus();
     if (!rejected.ok()) return rejected;
     return Malformed(
         absl::StrFormat("event %d: varint overrun", begin + decoded));
   };
-
-  uint64_t time = c.time;
-  const uint64_t resolution = time_resolution_ns_;
-  uint32_t decoded = DecodeVarints<kOneByteFirst>(
-      c.at[format::kTimeColumn], c.end[format::kTimeColumn], n,
-      [&](uint32_t i, uint64_t v) {
-        time += static_cast<uint64_t>(UnZigZag(v));
-        out[i].time_ns = time * resolution;
-        return true;
-      });
+  status = finish(DecodeVarints<kOneByteFirst>(c.at[format::kTimeColumn],
+                                               c.end[format::kTimeColumn],
+                                               fused, n, store_time));
   c.time = time;
-  status = finish(decoded);
   if (!status.ok()) return status;
-
-  status = DecodeThreads(c, kind_api, begin, n, out);
+  status = DecodeThreads(c, kind_api, begin, fused, n, out);
   if (!status.ok()) return status;
+  status = finish(DecodeVarints<kOneByteFirst>(c.at[format::kSizeClassColumn],
+                                               c.end[format::kSizeClassColumn],
+                                               fused, n, store_class));
+  if (!status.ok()) return status;
+  status = finish(DecodeVarints<kOneByteFirst>(c.at[format::kSizeColumn],
+                                               c.end[format::kSizeColumn],
+                                               fused, n, store_size));
+  if (!status.ok()) return status;
+  return finish(DecodeVarints<kOneByteFirst>(c.at[format::kPointerColumn],
+                                             c.end[format::kPointerColumn],
+                                             fused, n, store_ptr));
+}
 
+template <typename StoreTime, typename StoreClass, typename StoreSize,
+          typename StorePtr>
+uint32_t ChunkDecoder::DecodeFused(Cursors& c, const uint8_t* kind_api,
+                                   uint32_t n, Event* out,
+                                   StoreTime& store_time,
+                                   StoreClass& store_class,
+                                   StoreSize& store_size, StorePtr& store_ptr) {
+  const uint8_t* time_p = c.at[format::kTimeColumn];
+  const uint8_t* class_p = c.at[format::kSizeClassColumn];
+  const uint8_t* size_p = c.at[format::kSizeColumn];
+  const uint8_t* ptr_p = c.at[format::kPointerColumn];
+  const uint8_t* thread_p = c.at[format::kThreadColumn];
+  const uint8_t* const thread_end = c.end[format::kThreadColumn];
   const uint64_t num_classes = last_ptr_.size();
-  decoded = DecodeVarints<kOneByteFirst>(
-      c.at[format::kSizeClassColumn], c.end[format::kSizeClassColumn], n,
-      [&](uint32_t i, uint64_t v) {
-        if (ABSL_PREDICT_FALSE(v >= num_classes)) {
-          rejected = Malformed(absl::StrFormat(
-              "event %d: size class %d out of range", begin + i, v));
-          return false;
-        }
-        out[i].size_class = static_cast<uint16_t>(v);
-        return true;
-      });
-  status = finish(decoded);
-  if (!status.ok()) return status;
-
-  const uint64_t* class_sizes = class_sizes_.data();
-  decoded = DecodeVarints<kOneByteFirst>(
-      c.at[format::kSizeColumn], c.end[format::kSizeColumn], n,
-      [&](uint32_t i, uint64_t v) {
-        // Allocations and frees interleave at random: select without a
-        // branch.
-        const uint64_t alloc_size =
-            class_sizes[out[i].size_class] - static_cast<uint64_t>(UnZigZag(v));
-        const uint64_t free_mask =
-            uint64_t{0} - uint64_t{out[i].kind == EventKind::kFree};
-        out[i].size = (v & free_mask) | (alloc_size & ~free_mask);
-        return true;
-      });
-  status = finish(decoded);
-  if (!status.ok()) return status;
-
-  uint64_t* last_ptr = last_ptr_.data();
-  const SlabGeometry& geometry = *geometry_;
-  decoded = DecodeVarints<kBranchless>(
-      c.at[format::kPointerColumn], c.end[format::kPointerColumn], n,
-      [&](uint32_t i, uint64_t v) {
-        const uint16_t size_class = out[i].size_class;
-        const uint64_t ptr =
-            last_ptr[size_class] + static_cast<uint64_t>(UnZigZag(v));
-        last_ptr[size_class] = ptr;
-        out[i].ptr = ptr << ptr_shift;
-        out[i].slab = geometry.GranuleOf(ptr << ptr_shift, size_class);
-        return true;
-      });
-  return finish(decoded);
+  uint32_t thread = c.thread;
+  uint32_t i = 0;
+  bool malformed = false;
+  // In batches that cannot run out of any column: with k * kMaxVarintBytes
+  // bytes left, the next k varints fit. Most varints take one byte, so the
+  // batches shrink slowly and reach close to the columns' ends.
+  while (i < n && !malformed) {
+    const size_t room = std::min({c.end[format::kTimeColumn] - time_p,
+                                  c.end[format::kSizeClassColumn] - class_p,
+                                  c.end[format::kSizeColumn] - size_p,
+                                  c.end[format::kPointerColumn] - ptr_p});
+    const uint32_t batch_end =
+        static_cast<uint32_t>(std::min<size_t>(n, i + room / kMaxVarintBytes));
+    if (batch_end == i) break;
+    for (; i < batch_end; ++i) {
+      // Nothing is stored until all of the event's columns are valid.
+      uint64_t time_v, class_v, size_v, ptr_v, thread_v = thread;
+      const uint8_t* next_time = time_p;
+      const uint8_t* next_class = class_p;
+      const uint8_t* next_size = size_p;
+      const uint8_t* next_ptr = ptr_p;
+      const uint8_t* next_thread = thread_p;
+      if (!GetVarintUnchecked<kOneByteFirst>(&next_time, &time_v) ||
+          !GetVarintUnchecked<kOneByteFirst>(&next_class, &class_v) ||
+          class_v >= num_classes ||
+          !GetVarintUnchecked<kOneByteFirst>(&next_size, &size_v) ||
+          !GetVarintUnchecked<kBranchless>(&next_ptr, &ptr_v) ||
+          (ABSL_PREDICT_FALSE((kind_api[i] & format::kSameThreadBit) == 0) &&
+           (!GetVarintFast(&next_thread, thread_end, &thread_v) ||
+            thread_v > std::numeric_limits<uint32_t>::max()))) {
+        malformed = true;
+        break;
+      }
+      thread = static_cast<uint32_t>(thread_v);
+      out[i].thread = thread;
+      store_time(i, time_v);
+      store_class(i, class_v);
+      store_size(i, size_v);
+      store_ptr(i, ptr_v);
+      time_p = next_time;
+      class_p = next_class;
+      size_p = next_size;
+      ptr_p = next_ptr;
+      thread_p = next_thread;
+    }
+  }
+  c.at[format::kTimeColumn] = time_p;
+  c.at[format::kSizeClassColumn] = class_p;
+  c.at[format::kSizeColumn] = size_p;
+  c.at[format::kPointerColumn] = ptr_p;
+  c.at[format::kThreadColumn] = thread_p;
+  c.thread = thread;
+  return i;
 }
 
 absl::Status ChunkDecoder::DecodeKinds(const uint8_t* kind_api, uint32_t begin,
@@ -383,12 +457,12 @@ absl::Status ChunkDecoder::DecodeKinds(const uint8_t* kind_api, uint32_t begin,
 }
 
 absl::Status ChunkDecoder::DecodeThreads(Cursors& c, const uint8_t* kind_api,
-                                         uint32_t begin, uint32_t n,
-                                         Event* out) {
+                                         uint32_t begin, uint32_t first,
+                                         uint32_t n, Event* out) {
   const uint8_t*& at = c.at[format::kThreadColumn];
   const uint8_t* const end = c.end[format::kThreadColumn];
   uint32_t thread = c.thread;
-  for (uint32_t i = 0; i < n; ++i) {
+  for (uint32_t i = first; i < n; ++i) {
     if ((kind_api[i] & format::kSameThreadBit) == 0) {
       uint64_t v;
       if (!GetVarintFast(&at, end, &v)) {

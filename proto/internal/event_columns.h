@@ -71,7 +71,18 @@ class ChunkDecoder {
                            uint64_t first_seq, Event* out,
                            uint64_t kind_counts[kNumEventKinds]);
   absl::Status DecodeThreads(Cursors& c, const uint8_t* kind_api,
-                             uint32_t begin, uint32_t n, Event* out);
+                             uint32_t begin, uint32_t first, uint32_t n,
+                             Event* out);
+  // Decodes events [0, n) of a block event by event, all columns at once,
+  // for as long as no column can run out; returns how many it decoded
+  // (fewer at a column's end or at the first malformed value, which the
+  // caller then decodes column by column with checks).
+  template <typename StoreTime, typename StoreClass, typename StoreSize,
+            typename StorePtr>
+  uint32_t DecodeFused(Cursors& c, const uint8_t* kind_api, uint32_t n,
+                       Event* out, StoreTime& store_time,
+                       StoreClass& store_class, StoreSize& store_size,
+                       StorePtr& store_ptr);
 
   const SlabGeometry* geometry_;
   uint64_t time_resolution_ns_;
