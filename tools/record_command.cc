@@ -33,7 +33,12 @@ constexpr int kForwardedSignals[] = {SIGINT,  SIGTERM, SIGHUP,
 
 volatile sig_atomic_t child_pid = 0;
 
-void Forward(int signal) {
+// A signal the kernel sent to the whole foreground process group (Ctrl-C
+// at the terminal) has reached the child already: forwarding it again would
+// deliver it twice, and Redis takes a second SIGINT as "exit now" instead of
+// its clean shutdown. Signals sent to this process alone are passed on.
+void Forward(int signal, siginfo_t* info, void*) {
+  if (info != nullptr && info->si_code == SI_KERNEL) return;
   if (child_pid > 0) kill(child_pid, signal);
 }
 
@@ -281,7 +286,8 @@ int RunRecord(const std::vector<std::string>& args) {
   }
   child_pid = pid;
   struct sigaction action = {};
-  action.sa_handler = Forward;
+  action.sa_sigaction = Forward;
+  action.sa_flags = SA_SIGINFO;
   sigemptyset(&action.sa_mask);
   for (int signal : kForwardedSignals) sigaction(signal, &action, nullptr);
   sigprocmask(SIG_SETMASK, &previous, nullptr);

@@ -108,6 +108,12 @@ void* UnrecordedAllocate(size_t size, size_t alignment, bool zero) {
 void UnrecordedFree(void* ptr) {
   if (ptr == nullptr || IsBootstrapPointer(ptr)) return;
   if (!EnsureInitialized()) return;
+  // The recorder's own blocks bypass the thread cache: cached there, they
+  // would be handed to the application from the private arena.
+  if (tls_state.busy > 0 && recorder.private_flags != 0) {
+    recorder.real.dallocx(ptr, MALLOCX_TCACHE_NONE);
+    return;
+  }
   recorder.real.free(ptr);
 }
 
@@ -124,7 +130,7 @@ void* UnrecordedRealloc(void* ptr, size_t size) {
   if (!EnsureInitialized()) return nullptr;
   if (tls_state.busy > 0 && recorder.private_flags != 0) {
     if (size == 0) {
-      recorder.real.free(ptr);
+      recorder.real.dallocx(ptr, MALLOCX_TCACHE_NONE);
       return nullptr;
     }
     return recorder.real.rallocx(ptr, size, recorder.private_flags);

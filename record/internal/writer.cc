@@ -598,9 +598,13 @@ bool StartWriterThread() {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
+  // Alive from now on, not from when the new thread first runs: a ring that
+  // fills before then must wait for it, not give up (and lose events).
+  recorder.writer_alive.store(true, std::memory_order_release);
   const int error = pthread_create(&writer_thread, nullptr, WriterMain, writer);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (error != 0) {
+    recorder.writer_alive.store(false, std::memory_order_release);
     WriteError("cannot start the writer thread; recording disabled");
     recorder.state.store(RecorderState::kDisabled);
     return false;
