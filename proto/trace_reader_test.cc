@@ -342,10 +342,11 @@ TEST(TraceReaderTest, WidestVarintsInsideLongColumns) {
     }
   }
   const std::string zeros(kEvents, '\0');
-  auto reader = TraceReader::OpenBuffer(
-      "t.slabtrace", HeaderFile(header) + ChunkRecord({same_thread_frees, zeros,
-                                                       "", zeros, sizes, zeros},
-                                                      kEvents));
+  // OpenBuffer reads the bytes in place: they must outlive the reader.
+  const std::string bytes =
+      HeaderFile(header) +
+      ChunkRecord({same_thread_frees, zeros, "", zeros, sizes, zeros}, kEvents);
+  auto reader = TraceReader::OpenBuffer("t.slabtrace", bytes);
   ASSERT_TRUE(reader.ok()) << reader.status();
   absl::StatusOr<std::vector<TraceItem>> items = ReadAllItems(reader->get());
   ASSERT_TRUE(items.ok()) << items.status();
