@@ -361,6 +361,13 @@ Slot* SlotWriter::WaitForSpace() {
   // writer is busy, so waiting is lossless and bounded.
   for (int round = 0;; ++round) {
     if (Slot* slot = ring_->NextFree()) return slot;
+    // A child forked without atfork handlers (raw clone, _Fork) inherited a
+    // writer that does not exist here: give the slot up rather than wait
+    // forever. (State is left alone: a vfork child shares the parent's.)
+    if (round == 0 && getpid() != recorder.pid) {
+      recorder.lost_slots.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
     if (!recorder.writer_alive.load(std::memory_order_acquire) &&
         (recorder.writer_start.load() != 1 || round > 100000)) {
       recorder.lost_slots.fetch_add(1, std::memory_order_relaxed);
