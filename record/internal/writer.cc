@@ -444,10 +444,18 @@ void RecordingWriter::ServeControl(int timeout_ms) {
     Reply(fd, "ERR permission denied\n");
     return;
   }
+  // The application waits on this thread once its rings fill, so a client
+  // gets 200 ms in all to send its one line (`slabtrace mark` sends it at
+  // once), not a timeout per byte that a silent peer could stretch out.
+  constexpr uint64_t kRequestBudgetNs = 200 * 1000 * 1000;
+  const uint64_t deadline = MonotonicNs() + kRequestBudgetNs;
   std::string request;
   while (request.find('\n') == std::string::npos && request.size() < 512) {
+    const uint64_t now = MonotonicNs();
+    if (now >= deadline) break;
     pollfd client = {fd, POLLIN, 0};
-    if (poll(&client, 1, 1000) <= 0) break;
+    const int left_ms = static_cast<int>((deadline - now) / 1000000) + 1;
+    if (poll(&client, 1, left_ms) <= 0) break;
     char buffer[256];
     const ssize_t n = read(fd, buffer, sizeof(buffer));
     if (n <= 0) break;
