@@ -528,6 +528,17 @@ void RecordingWriter::DumpState() {
 
 void RecordingWriter::Finish() {
   Calibrate();
+  // A mark still in flight is written first, so that "exit" is never
+  // skipped for it (bounded like the final drain below).
+  for (uint64_t last = MonotonicNs(); pending_marker_ != nullptr;) {
+    if (Drain() > 0) {
+      last = MonotonicNs();
+    } else if (MonotonicNs() - last > kFinalStallNs) {
+      break;
+    } else if (pending_marker_ != nullptr) {
+      poll(nullptr, 0, 1);
+    }
+  }
   if (pending_marker_ == nullptr) TakeMarker("exit", -1);
   const uint64_t end =
       recorder.tickets.fetch_or(kStoppedBit) & (kStoppedBit - 1);
