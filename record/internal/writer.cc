@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -93,6 +94,7 @@ class RecordingWriter {
   void Stage(StagedItem item);
   void ResolveMove(uint64_t move_ticket);
   void FollowFree(uint64_t new_block);
+  void FollowFree(uint64_t new_block, uint64_t move_ticket);
   void EmitReady(bool everything);
   void Emit(Event event);
   void EmitMarker(PendingMarker& marker);
@@ -119,7 +121,10 @@ class RecordingWriter {
   // Unresolved moves: first ticket -> absolute index of its item, and
   // new block address -> first ticket.
   absl::flat_hash_map<uint64_t, uint64_t> move_at_;
-  absl::flat_hash_map<uint64_t, uint64_t> move_of_new_block_;
+  // New block address -> tickets of the unresolved moves that got it. More
+  // than one move can be in flight for one address: a move that got q,
+  // resolved, and freed q, while an older move (lower T1) later got q too.
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> move_of_new_block_;
   bool reported_error_ = false;
   std::string incomplete_reason_;
   double ns_per_tick_ = 1.0;
@@ -290,7 +295,7 @@ void RecordingWriter::Consume(const Slot& slot) {
       item.type = StagedItem::Type::kMove;
       item.move_ticket = slot.ticket;
       ++unresolved_moves_;
-      move_of_new_block_[slot.ptr] = slot.ticket;
+      move_of_new_block_[slot.ptr].push_back(slot.ticket);
       move_at_[slot.ticket] = staged_popped_ + staged_.size();
       staged_.push_back(std::move(item));
       return;
@@ -332,7 +337,12 @@ void RecordingWriter::Stage(StagedItem item) {
 // both addresses. The pair's item is moved behind each such free as it is
 // staged (the old position becomes kDone), so placement costs O(1).
 void RecordingWriter::FollowFree(uint64_t new_block) {
-  const uint64_t ticket = move_of_new_block_[new_block];
+  for (const uint64_t ticket : move_of_new_block_[new_block]) {
+    FollowFree(new_block, ticket);
+  }
+}
+
+void RecordingWriter::FollowFree(uint64_t new_block, uint64_t ticket) {
   uint64_t& at = move_at_[ticket];
   StagedItem& old_place = staged_[at - staged_popped_];
   StagedItem moved;
@@ -350,7 +360,13 @@ void RecordingWriter::ResolveMove(uint64_t move_ticket) {
   if (it == move_at_.end()) return;  // recording stopped in between.
   StagedItem& item = staged_[it->second - staged_popped_];
   item.resolved = true;
-  move_of_new_block_.erase(item.event.ptr);
+  auto moves = move_of_new_block_.find(item.event.ptr);
+  if (moves != move_of_new_block_.end()) {
+    std::vector<uint64_t>& tickets = moves->second;
+    tickets.erase(std::remove(tickets.begin(), tickets.end(), move_ticket),
+                  tickets.end());
+    if (tickets.empty()) move_of_new_block_.erase(moves);
+  }
   move_at_.erase(it);
   --unresolved_moves_;
   EmitReady(false);
