@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -327,12 +328,8 @@ int RunCheck(const std::vector<std::string>& args) {
   command_line.AddOption(
       "policies", "",
       "policies to compare besides those the expectations name");
-  if (absl::Status s = command_line.Parse(args); !s.ok()) {
-    return BadInput(std::string(s.message()));
-  }
-  if (command_line.help_requested()) {
-    std::printf("%s", command_line.HelpText().c_str());
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     return BadInput("wants exactly one TRACE (see --help)");

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -121,12 +122,8 @@ absl::Status ReadOptions(const CommandLine& command_line,
 int RunCompare(const std::vector<std::string>& args) {
   CommandLine command_line("slabtrace compare FILE [options]", kSummary);
   DeclareOptions(command_line);
-  if (absl::Status status = command_line.Parse(args); !status.ok()) {
-    return Fail(kExitBadInput, status.message());
-  }
-  if (command_line.help_requested()) {
-    std::fputs(command_line.HelpText().c_str(), stdout);
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     return Fail(kExitBadInput, "want exactly one trace FILE (see --help)");

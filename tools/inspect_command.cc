@@ -245,15 +245,8 @@ int RunInspect(const std::vector<std::string>& args) {
       "threads, chunks, bytes per event and integrity. Exit code 0 for a "
       "whole trace, 2 for a corrupt one or one that ends without its "
       "trailer (the report up to the cut is still printed).");
-  absl::Status parsed = command_line.Parse(args);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "slabtrace inspect: %s\n",
-                 std::string(parsed.message()).c_str());
-    return kExitBadInput;
-  }
-  if (command_line.help_requested()) {
-    std::printf("%s", command_line.HelpText().c_str());
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     std::fprintf(stderr,

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
@@ -33,12 +34,8 @@ int RunMark(const std::vector<std::string>& args) {
                          "process)");
   command_line.AddOption("timeout-ms", "10000",
                          "how long to wait for the recorder");
-  if (absl::Status status = command_line.Parse(args); !status.ok()) {
-    return Fail(std::string(status.message()));
-  }
-  if (command_line.help_requested()) {
-    std::printf("%s", command_line.HelpText().c_str());
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     return Fail("needs exactly one LABEL (see --help)");

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -212,12 +213,8 @@ int RunRecord(const std::vector<std::string>& args) {
                          "write the open chunk at least this often");
   command_line.AddOption("chunk-events", "65536", "events per chunk");
   command_line.AddFlag("quiet", "no summary at the end", "q");
-  if (absl::Status status = command_line.Parse(args); !status.ok()) {
-    return Fail(std::string(status.message()));
-  }
-  if (command_line.help_requested()) {
-    std::printf("%s", command_line.HelpText().c_str());
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().empty()) {
     return Fail(

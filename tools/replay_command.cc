@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "proto/report.pb.h"
@@ -85,12 +86,8 @@ int RunReplay(const std::vector<std::string>& args) {
   command_line.AddOption("format", "table", "table, csv or json");
   command_line.AddOption("output", "", "write the report to OUT, not stdout",
                          "o");
-  if (absl::Status status = command_line.Parse(args); !status.ok()) {
-    return Fail(std::string(status.message()));
-  }
-  if (command_line.help_requested()) {
-    std::fputs(command_line.HelpText().c_str(), stdout);
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     return Fail("want exactly one trace FILE (see --help)");

@@ -1,6 +1,7 @@
 #include "tools/report_command.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -47,12 +48,8 @@ int RunReport(const std::vector<std::string>& args) {
                          "simulator threads (0: one per policy)");
   command_line.AddOption("output", "report.html", "the HTML file to write",
                          "o");
-  if (absl::Status status = command_line.Parse(args); !status.ok()) {
-    return Fail(std::string(status.message()));
-  }
-  if (command_line.help_requested()) {
-    std::fputs(command_line.HelpText().c_str(), stdout);
-    return kExitOk;
+  if (std::optional<int> exit_code = command_line.ParseOrExit(args)) {
+    return *exit_code;
   }
   if (command_line.positional().size() != 1) {
     return Fail("want exactly one trace FILE (see --help)");

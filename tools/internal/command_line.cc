@@ -1,5 +1,6 @@
 #include "tools/internal/command_line.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "tools/internal/command.h"
 
 namespace slabtrace {
 
@@ -92,6 +94,25 @@ absl::Status CommandLine::Parse(const std::vector<std::string>& args) {
     values_[name].push_back(value);
   }
   return absl::OkStatus();
+}
+
+std::optional<int> CommandLine::ParseOrExit(
+    const std::vector<std::string>& args) {
+  if (absl::Status status = Parse(args); !status.ok()) {
+    // "slabtrace replay FILE [options]" -> "slabtrace replay".
+    const std::vector<absl::string_view> words =
+        absl::StrSplit(usage_, absl::MaxSplits(' ', 2));
+    const std::string command =
+        words.size() >= 2 ? absl::StrCat(words[0], " ", words[1]) : usage_;
+    std::fprintf(stderr, "%s: %s\n", command.c_str(),
+                 std::string(status.message()).c_str());
+    return kExitBadInput;
+  }
+  if (help_requested_) {
+    std::fputs(HelpText().c_str(), stdout);
+    return kExitOk;
+  }
+  return std::nullopt;
 }
 
 std::string CommandLine::HelpText() const {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ class CommandLine {
   // Parses args (without the program and subcommand names). Errors name the
   // offending argument. `--help`/`-h` sets help_requested() instead.
   absl::Status Parse(const std::vector<std::string>& args);
+
+  // Parse() plus what every subcommand does with its outcome: a parse error
+  // goes to stderr as "slabtrace CMD: message" and gives kExitBadInput;
+  // --help prints HelpText() and gives kExitOk. nullopt: carry on.
+  std::optional<int> ParseOrExit(const std::vector<std::string>& args);
 
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;

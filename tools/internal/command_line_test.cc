@@ -1,7 +1,10 @@
 #include "tools/internal/command_line.h"
 
+#include <optional>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/internal/command.h"
 
 namespace slabtrace {
 namespace {
@@ -55,6 +58,21 @@ TEST(CommandLineTest, HelpListsOptions) {
   EXPECT_TRUE(cl.help_requested());
   EXPECT_THAT(cl.HelpText(), HasSubstr("-o, --out=VALUE"));
   EXPECT_THAT(cl.HelpText(), HasSubstr("(default: 0)"));
+}
+
+TEST(CommandLineTest, ParseOrExitSaysWhatToDo) {
+  CommandLine ok = MakeCommandLine();
+  EXPECT_EQ(ok.ParseOrExit({"a"}), std::nullopt);
+  CommandLine help = MakeCommandLine();
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(help.ParseOrExit({"--help"}), kExitOk);
+  EXPECT_THAT(testing::internal::GetCapturedStdout(),
+              HasSubstr("usage: slabtrace test FILE"));
+  CommandLine bad = MakeCommandLine();
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(bad.ParseOrExit({"--nope"}), kExitBadInput);
+  EXPECT_THAT(testing::internal::GetCapturedStderr(),
+              HasSubstr("slabtrace test: unknown option '--nope'"));
 }
 
 TEST(CommandLineTest, RepeatedOptionKeepsEveryValue) {
