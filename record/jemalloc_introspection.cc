@@ -3,6 +3,7 @@
 #include <jemalloc/jemalloc.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <numeric>
 #include <string>
 
@@ -156,6 +157,33 @@ absl::Status ReadJemallocHeader(TraceHeader* header) {
   return geometry.status();
 }
 
+namespace {
+
+// One arena's share of stats.{allocated,active,resident,mapped}; zeros for
+// what cannot be read (an arena never used has no stats yet).
+struct ArenaTotals {
+  size_t allocated = 0, active = 0, resident = 0, mapped = 0;
+};
+
+ArenaTotals ReadArenaTotals(unsigned arena) {
+  ArenaTotals totals;
+  size_t small = 0, large = 0, pactive = 0, page = 0;
+  const std::string prefix = absl::StrCat("stats.arenas.", arena, ".");
+  if (Read((prefix + "small.allocated").c_str(), &small).ok() &&
+      Read((prefix + "large.allocated").c_str(), &large).ok()) {
+    totals.allocated = small + large;
+  }
+  if (Read((prefix + "pactive").c_str(), &pactive).ok() &&
+      Read("arenas.page", &page).ok()) {
+    totals.active = pactive * page;
+  }
+  (void)Read((prefix + "resident").c_str(), &totals.resident);
+  (void)Read((prefix + "mapped").c_str(), &totals.mapped);
+  return totals;
+}
+
+}  // namespace
+
 absl::StatusOr<AllocatorStats> ReadJemallocStats(unsigned excluded_arena) {
   uint64_t epoch = 1;
   size_t epoch_size = sizeof(epoch);
@@ -172,6 +200,13 @@ absl::StatusOr<AllocatorStats> ReadJemallocStats(unsigned excluded_arena) {
   status.Update(Read("arenas.nbins", &nbins));
   status.Update(Read("arenas.nlextents", &nlextents));
   if (!status.ok()) return status;
+  if (excluded_arena < narenas) {
+    ArenaTotals own = ReadArenaTotals(excluded_arena);
+    allocated -= std::min(allocated, own.allocated);
+    active -= std::min(active, own.active);
+    resident -= std::min(resident, own.resident);
+    mapped -= std::min(mapped, own.mapped);
+  }
   stats.set_allocated(allocated);
   stats.set_active(active);
   stats.set_resident(resident);

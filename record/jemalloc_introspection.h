@@ -7,7 +7,8 @@
 // (slab_size != lcm(page, size) or nregs * size != slab_size).
 // ReadJemallocStats promises per-bin counters summed over every initialised
 // arena except `excluded_arena` (the recorder's private one), so that they
-// compare with the application's own allocations.
+// compare with the application's own allocations; allocated, active,
+// resident and mapped leave that arena's share out too.
 
 #ifndef SLABTRACE_RECORD_JEMALLOC_INTROSPECTION_H_
 #define SLABTRACE_RECORD_JEMALLOC_INTROSPECTION_H_
