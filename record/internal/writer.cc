@@ -15,6 +15,7 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -27,6 +28,7 @@
 #include "proto/trace_writer.h"
 #include "record/control_channel.h"
 #include "record/internal/recorder.h"
+#include "record/internal/run_within.h"
 #include "record/jemalloc_introspection.h"
 
 namespace slabtrace {
@@ -47,6 +49,9 @@ constexpr const char* kOutcomeNames[kNumOutcomes] = {
 // How long the final drain waits for a ticket some thread took but never
 // published (it is stuck, or was killed in a signal handler).
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
+
+// How long the exit marker waits for jemalloc's statistics.
+constexpr uint64_t kExitStatsTimeoutNs = 2'000'000'000;
 
 struct PendingMarker {
   uint64_t ticket = 0;
@@ -483,8 +488,29 @@ void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
   const uint64_t now = MonotonicNs();
   marker->time_ns = now > recorder.start_ns ? now - recorder.start_ns : 0;
   marker->label = std::move(label);
-  marker->stats = ReadJemallocStats(
-      recorder.private_flags != 0 ? recorder.private_arena : kNoExcludedArena);
+  const unsigned excluded =
+      recorder.private_flags != 0 ? recorder.private_arena : kNoExcludedArena;
+  // Only the exit marker can find jemalloc's locks held for good.
+  if (reply_fd >= 0) {
+    marker->stats = ReadJemallocStats(excluded);
+  } else {
+    std::optional<absl::StatusOr<AllocatorStats>> stats =
+        RunWithin<absl::StatusOr<AllocatorStats>>(
+            [excluded] {
+              tls_state.busy = 1;  // the recorder's own thread: unrecorded.
+              return ReadJemallocStats(excluded);
+            },
+            kExitStatsTimeoutNs);
+    marker->stats = stats.has_value()
+                        ? *std::move(stats)
+                        : absl::DeadlineExceededError(
+                              "jemalloc statistics did not answer within 2 s "
+                              "(a lock held by the exiting thread?)");
+    if (!marker->stats.ok()) {
+      WriteError("exit marker written without statistics: ",
+                 std::string(marker->stats.status().message()).c_str());
+    }
+  }
   marker->reply_fd = reply_fd;
   pending_marker_ = std::move(marker);
 }
