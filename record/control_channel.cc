@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace slabtrace {
@@ -30,7 +33,31 @@ socklen_t FillAddress(pid_t pid, sockaddr_un* address) {
 }  // namespace
 
 std::string ControlSocketName(pid_t pid) {
-  return absl::StrCat("slabtrace-record.", pid);
+  return absl::StrCat("slabtrace-record.", pid, ".", ProcessStartTime(pid));
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/stat");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buffer[1024];
+  const ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+  // fields are counted from the last ')'; starttime is field 22.
+  const absl::string_view stat(buffer, static_cast<size_t>(n));
+  const size_t comm_end = stat.rfind(')');
+  if (comm_end == absl::string_view::npos) return 0;
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(stat.substr(comm_end + 1), ' ', absl::SkipEmpty());
+  constexpr size_t kStartTime = 22 - 3;  // fields[0] is field 3, the state.
+  uint64_t start_time = 0;
+  if (fields.size() <= kStartTime ||
+      !absl::SimpleAtoi(fields[kStartTime], &start_time)) {
+    return 0;
+  }
+  return start_time;
 }
 
 absl::StatusOr<int> ListenOnControlSocket(pid_t pid) {

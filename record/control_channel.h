@@ -1,7 +1,10 @@
 // The control channel between `slabtrace mark` and a running recording: an
-// abstract-namespace unix socket named after the recorded process's pid
-// ("slabtrace-record.<pid>"), so nothing is left behind on disk and a
-// forked child (which records into FILE.<pid>) has its own.
+// abstract-namespace unix socket named after the recorded process's pid and
+// start time ("slabtrace-record.<pid>.<starttime>", the clock ticks since
+// boot of /proc/<pid>/stat), so nothing is left behind on disk, a forked
+// child (which records into FILE.<pid>) has its own, and two processes with
+// one pid in different PID namespaces that share a network namespace (the
+// abstract namespace is per network namespace) do not collide.
 //
 // Protocol, one exchange per connection: the client sends
 // "MARK <label>\n"; the recorder answers "OK <seq>\n" once the marker is in
@@ -26,6 +29,9 @@ inline constexpr size_t kMaxMarkerLabel = 200;
 
 // The abstract socket name of pid's recording (without the leading NUL).
 std::string ControlSocketName(pid_t pid);
+
+// Field 22 of /proc/<pid>/stat, or 0 when it cannot be read.
+uint64_t ProcessStartTime(pid_t pid);
 
 // Listening, non-blocking, close-on-exec socket for this process.
 absl::StatusOr<int> ListenOnControlSocket(pid_t pid);
