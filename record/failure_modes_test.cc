@@ -90,6 +90,37 @@ TEST(FailureModesTest, FullDiskLeavesTheProgramRunningAndTheTraceIncomplete) {
   EXPECT_TRUE(order.ok()) << order;
 }
 
+// --on-full=drop with a 64-slot ring against a tight malloc/free loop: the
+// writer cannot keep up, so calls are dropped rather than waited for; the
+// program is unaffected and the trace says how many calls it lacks.
+TEST(FailureModesTest, DropModeSkipsCallsInsteadOfWaiting) {
+  const std::string dir = TestDirectory("drop");
+  const std::string trace = dir + "/drop.slabtrace";
+  constexpr uint64_t kChurn = 2000000;
+  absl::StatusOr<int> code =
+      RunProcess({Driver(), "record", "-o", trace, "--on-full=drop",
+                  "--ring-events=64", "--", KnownCalls(), dir + "/expected.txt",
+                  absl::StrCat("--churn=", kChurn)},
+                 absl::Seconds(120), {dir + "/console.txt"});
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << ReadFileOrEmpty(dir + "/console.txt");
+  absl::StatusOr<TraceContents> contents = ReadWholeTrace(trace);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_TRUE(contents->trailer.has_value());
+  const TraceTrailer& trailer = *contents->trailer;
+  EXPECT_EQ(contents->header.metadata().at("recorder.on_full"), "drop");
+  EXPECT_GT(trailer.dropped_events(), 0u);
+  EXPECT_FALSE(trailer.complete());
+  EXPECT_THAT(trailer.incomplete_reason(),
+              ::testing::HasSubstr("ring was full"));
+  // Every churn call is either in the trace or counted as dropped.
+  EXPECT_GE(contents->events.size() + trailer.dropped_events(), 2 * kChurn);
+  // What was recorded is accounted for exactly.
+  const absl::Status symmetric =
+      CheckSymmetricAccounting(trailer, contents->CountEvents());
+  EXPECT_TRUE(symmetric.ok()) << symmetric;
+}
+
 TEST(FailureModesTest, KillNineLeavesATraceReadableToTheLastChunk) {
   const std::string dir = TestDirectory("kill9");
   const std::string trace = dir + "/killed.slabtrace";

@@ -207,6 +207,10 @@ int RunRecord(const std::vector<std::string>& args) {
   command_line.AddOption("on-fork", "record",
                          "forked children: 'record' into FILE.<pid>, or "
                          "'stop' recording");
+  command_line.AddOption("on-full", "wait",
+                         "a thread whose buffer is full: 'wait' for the "
+                         "writer (lossless), or 'drop' the call from the "
+                         "trace (never blocks; counted, trace incomplete)");
   command_line.AddOption("ring-events", "32768",
                          "per-thread buffer, in events (64 bytes each)");
   command_line.AddOption("flush-ms", "100",
@@ -224,6 +228,10 @@ int RunRecord(const std::vector<std::string>& args) {
   const std::string on_fork = command_line.Get("on-fork");
   if (on_fork != "record" && on_fork != "stop") {
     return Fail("--on-fork wants 'record' or 'stop', got '" + on_fork + "'");
+  }
+  const std::string on_full = command_line.Get("on-full");
+  if (on_full != "wait" && on_full != "drop") {
+    return Fail("--on-full wants 'wait' or 'drop', got '" + on_full + "'");
   }
   for (const char* name : {"ring-events", "flush-ms", "chunk-events"}) {
     absl::StatusOr<int64_t> value = command_line.GetInt(name);
@@ -266,6 +274,7 @@ int RunRecord(const std::vector<std::string>& args) {
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("SLABTRACE_OUTPUT", output.c_str(), 1);
     setenv("SLABTRACE_ON_FORK", on_fork.c_str(), 1);
+    setenv("SLABTRACE_ON_FULL", on_full.c_str(), 1);
     setenv("SLABTRACE_RING_EVENTS", command_line.Get("ring-events").c_str(), 1);
     setenv("SLABTRACE_FLUSH_MS", command_line.Get("flush-ms").c_str(), 1);
     setenv("SLABTRACE_CHUNK_EVENTS", command_line.Get("chunk-events").c_str(),

@@ -156,6 +156,9 @@ void ReadOptions(RecorderOptions* options) {
   if (on_fork != nullptr && std::strcmp(on_fork, "stop") == 0) {
     options->on_fork = OnFork::kStop;
   }
+  const char* on_full = getenv("SLABTRACE_ON_FULL");
+  options->drop_when_full =
+      on_full != nullptr && std::strcmp(on_full, "drop") == 0;
   uint32_t ring = ParseUint(getenv("SLABTRACE_RING_EVENTS"), 32768);
   uint32_t power = 64;
   while (power < ring) power <<= 1;
@@ -203,6 +206,7 @@ void AfterForkInChild() {
   recorder.tickets.store(0);
   recorder.threads.store(0);
   recorder.lost_slots.store(0);
+  recorder.dropped_full.store(0);
   recorder.writer_alive.store(false);
   recorder.writer_start.store(0);
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {

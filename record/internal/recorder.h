@@ -65,6 +65,10 @@ struct RecorderOptions {
   uint32_t flush_ms = 100;
   uint32_t events_per_chunk = 64 * 1024;
   int zstd_level = 1;
+  // SLABTRACE_ON_FULL=drop: a call that finds its ring full is not recorded
+  // (and counted) instead of waiting for the writer. Never the second slot
+  // of a moving realloc, whose ticket is already taken.
+  bool drop_when_full = false;
 };
 
 // Size class lookup built from jemalloc's own tables at start-up.
@@ -106,7 +110,8 @@ struct Recorder {
   alignas(64) std::atomic<uint32_t> threads{0};
   std::atomic<uint32_t> generation{1};
   std::atomic<uint32_t> num_rings{0};
-  std::atomic<uint64_t> lost_slots{0};  // ring full while no writer ran.
+  std::atomic<uint64_t> lost_slots{0};    // ring full while no writer ran.
+  std::atomic<uint64_t> dropped_full{0};  // drop_when_full: calls skipped.
   std::atomic<bool> writer_alive{false};
   std::atomic<int> writer_start{0};        // 0 none, 1 starting, 2 started
   SlotRing* rings[kMaxRings] = {nullptr};  // rings[0] is the shared ring.
@@ -189,7 +194,13 @@ class SlotWriter {
   // when recording has stopped (nothing must be published then).
   Slot* TakeTicket() {
     slot_ = ring_->NextFree();
-    if (slot_ == nullptr) slot_ = WaitForSpace();
+    if (slot_ == nullptr) {
+      if (recorder.options.drop_when_full) {
+        recorder.dropped_full.fetch_add(1, std::memory_order_relaxed);
+        return nullptr;
+      }
+      slot_ = WaitForSpace();
+    }
     if (slot_ == nullptr) return nullptr;
     const uint64_t ticket =
         recorder.tickets.fetch_add(1, std::memory_order_acq_rel);

@@ -204,6 +204,7 @@ absl::Status RecordingWriter::Open() {
   metadata["recorder.flush_ms"] = absl::StrCat(options.flush_ms);
   metadata["recorder.on_fork"] =
       options.on_fork == OnFork::kStop ? "stop" : "record";
+  metadata["recorder.on_full"] = options.drop_when_full ? "drop" : "wait";
   metadata["recorder.private_arena"] =
       recorder.private_flags != 0 ? absl::StrCat(recorder.private_arena)
                                   : "none";
@@ -569,7 +570,10 @@ void RecordingWriter::Run() {
   uint64_t last_flush = MonotonicNs();
   uint64_t last_progress = last_flush;
   uint64_t last_control = last_flush;
-  constexpr size_t kShortDrain = 1024;
+  // Short: under an eighth of a ring (at most 1024 slots), so that a small
+  // --ring-events cannot fill while the writer sleeps.
+  const size_t short_drain =
+      std::min<size_t>(1024, recorder.options.ring_events / 8);
   constexpr int kSleepMs = 2;
   constexpr uint64_t kControlPollNs = 1000000;
   const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
@@ -594,7 +598,7 @@ void RecordingWriter::Run() {
     // each wake-up costs tens of microseconds). A ring holds 32 K slots by
     // default, more than a thread makes in 2 ms at 10 M calls/s. Under a
     // steady stream, poll the control socket once per millisecond only.
-    if (consumed < kShortDrain) {
+    if (consumed < short_drain) {
       ServeControl(kSleepMs);
       last_control = MonotonicNs();
     } else if (now - last_control >= kControlPollNs) {
@@ -682,7 +686,14 @@ void RecordingWriter::Finish() {
     incomplete_reason_ = absl::StrCat(
         "recorder: ", lost, " calls lost while no writer was running");
   }
-  trailer.set_dropped_events(lost);
+  const uint64_t dropped = recorder.dropped_full.load();
+  if (dropped != 0 && incomplete_reason_.empty()) {
+    incomplete_reason_ =
+        absl::StrCat("recorder: ", dropped,
+                     " calls not recorded because their thread's ring was full "
+                     "(--on-full=drop)");
+  }
+  trailer.set_dropped_events(lost + dropped);
   trailer.set_incomplete_reason(incomplete_reason_);
   trailer.set_threads(recorder.threads.load());
   uint64_t buffer_bytes = 0;
