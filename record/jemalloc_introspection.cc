@@ -14,10 +14,13 @@
 namespace slabtrace {
 namespace {
 
+MallctlApi mallctl_api = {&mallctl, &mallctlnametomib, &mallctlbymib};
+
 template <typename T>
 absl::Status Read(const char* name, T* out) {
   size_t size = sizeof(T);
-  if (mallctl(name, out, &size, nullptr, 0) != 0 || size != sizeof(T)) {
+  if (mallctl_api.mallctl(name, out, &size, nullptr, 0) != 0 ||
+      size != sizeof(T)) {
     return absl::FailedPreconditionError(
         absl::StrCat("jemalloc: cannot read mallctl \"", name, "\""));
   }
@@ -28,7 +31,7 @@ absl::Status Read(const char* name, T* out) {
 class MibReader {
  public:
   explicit MibReader(const char* name) : name_(name) {
-    ok_ = mallctlnametomib(name, mib_, &length_) == 0;
+    ok_ = mallctl_api.nametomib(name, mib_, &length_) == 0;
   }
   // Sets component `position` of the MIB to `index`.
   MibReader& At(size_t position, size_t index) {
@@ -38,7 +41,7 @@ class MibReader {
   template <typename T>
   absl::Status Get(T* out) {
     size_t size = sizeof(T);
-    if (!ok_ || mallctlbymib(mib_, length_, out, &size, nullptr, 0) != 0 ||
+    if (!ok_ || mallctl_api.bymib(mib_, length_, out, &size, nullptr, 0) != 0 ||
         size != sizeof(T)) {
       return absl::FailedPreconditionError(
           absl::StrCat("jemalloc: cannot read mallctl \"", name_, "\""));
@@ -184,10 +187,14 @@ ArenaTotals ReadArenaTotals(unsigned arena) {
 
 }  // namespace
 
+void UseMallctlApi(const MallctlApi& api) { mallctl_api = api; }
+
+const MallctlApi& CurrentMallctlApi() { return mallctl_api; }
+
 absl::StatusOr<AllocatorStats> ReadJemallocStats(unsigned excluded_arena) {
   uint64_t epoch = 1;
   size_t epoch_size = sizeof(epoch);
-  mallctl("epoch", &epoch, &epoch_size, &epoch, sizeof(epoch));
+  mallctl_api.mallctl("epoch", &epoch, &epoch_size, &epoch, sizeof(epoch));
 
   AllocatorStats stats;
   size_t allocated = 0, active = 0, resident = 0, mapped = 0;

@@ -13,6 +13,7 @@
 #ifndef SLABTRACE_RECORD_JEMALLOC_INTROSPECTION_H_
 #define SLABTRACE_RECORD_JEMALLOC_INTROSPECTION_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +43,20 @@ uint32_t TcacheNcachedMax(const TcacheOptions& options, uint32_t size_class,
 absl::Status ReadJemallocHeader(TraceHeader* header);
 
 inline constexpr unsigned kNoExcludedArena = ~0u;
+
+// The mallctl entry points every read goes through. By default the ones this
+// binary links; the recorder points them at a program's own jemalloc (for
+// example upstream Redis's je_-prefixed copy) when it records through
+// jemalloc's hooks.
+struct MallctlApi {
+  int (*mallctl)(const char* name, void* old, size_t* old_size, void* new_value,
+                 size_t new_size);
+  int (*nametomib)(const char* name, size_t* mib, size_t* mib_length);
+  int (*bymib)(const size_t* mib, size_t mib_length, void* old,
+               size_t* old_size, void* new_value, size_t new_size);
+};
+void UseMallctlApi(const MallctlApi& api);
+const MallctlApi& CurrentMallctlApi();
 
 // Refreshes jemalloc's statistics ("epoch") and reads them.
 absl::StatusOr<AllocatorStats> ReadJemallocStats(

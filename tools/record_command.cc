@@ -207,6 +207,11 @@ int RunRecord(const std::vector<std::string>& args) {
   command_line.AddOption("on-fork", "record",
                          "forked children: 'record' into FILE.<pid>, or "
                          "'stop' recording");
+  command_line.AddOption("way-in", "auto",
+                         "how calls are seen: 'interpose' (symbol "
+                         "interposition), 'hooks' (jemalloc's hooks), or "
+                         "'auto': hooks only for a program with its own "
+                         "jemalloc (record/README.md)");
   command_line.AddOption("on-full", "wait",
                          "a thread whose buffer is full: 'wait' for the "
                          "writer (lossless), or 'drop' the call from the "
@@ -228,6 +233,11 @@ int RunRecord(const std::vector<std::string>& args) {
   const std::string on_fork = command_line.Get("on-fork");
   if (on_fork != "record" && on_fork != "stop") {
     return Fail("--on-fork wants 'record' or 'stop', got '" + on_fork + "'");
+  }
+  const std::string way_in = command_line.Get("way-in");
+  if (way_in != "auto" && way_in != "interpose" && way_in != "hooks") {
+    return Fail("--way-in wants 'auto', 'interpose' or 'hooks', got '" +
+                way_in + "'");
   }
   const std::string on_full = command_line.Get("on-full");
   if (on_full != "wait" && on_full != "drop") {
@@ -275,6 +285,7 @@ int RunRecord(const std::vector<std::string>& args) {
     setenv("SLABTRACE_OUTPUT", output.c_str(), 1);
     setenv("SLABTRACE_ON_FORK", on_fork.c_str(), 1);
     setenv("SLABTRACE_ON_FULL", on_full.c_str(), 1);
+    setenv("SLABTRACE_WAY_IN", way_in.c_str(), 1);
     setenv("SLABTRACE_RING_EVENTS", command_line.Get("ring-events").c_str(), 1);
     setenv("SLABTRACE_FLUSH_MS", command_line.Get("flush-ms").c_str(), 1);
     setenv("SLABTRACE_CHUNK_EVENTS", command_line.Get("chunk-events").c_str(),

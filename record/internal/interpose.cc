@@ -138,12 +138,14 @@ void* UnrecordedRealloc(void* ptr, size_t size) {
   return recorder.real.realloc(ptr, size);
 }
 
+// With jemalloc's hooks as the way in (hooks.h), the hooks record and the
+// interposer only forwards.
 inline bool Record() {
   if (Unlikely(!ShouldRecord())) {
     EnsureInitialized();
-    return ShouldRecord();
+    return ShouldRecord() && !recorder.use_hooks;
   }
-  return true;
+  return !recorder.use_hooks;
 }
 
 // realloc and rallocx. T1 before the call (it may free `ptr`), T2 after a

@@ -15,10 +15,16 @@ alignas(64) char bootstrap_buffer[kBootstrapBytes];
 std::atomic<size_t> bootstrap_used{0};
 
 template <typename Fn>
-bool Lookup(void* handle, const char* name, Fn* out) {
-  void* symbol = dlsym(handle, name);
+bool Lookup(void* handle, const char* prefix, const char* name, Fn* out) {
+  char full[64];
+  const size_t prefix_length = std::strlen(prefix);
+  const size_t name_length = std::strlen(name);
+  if (prefix_length + name_length >= sizeof(full)) return false;
+  std::memcpy(full, prefix, prefix_length);
+  std::memcpy(full + prefix_length, name, name_length + 1);
+  void* symbol = dlsym(handle, full);
   if (symbol == nullptr) {
-    WriteError("libjemalloc.so.2 has no symbol ", name);
+    WriteError("jemalloc has no symbol ", full);
     return false;
   }
   *out = reinterpret_cast<Fn>(symbol);
@@ -46,19 +52,26 @@ bool RealJemalloc::Resolve() {
     WriteError("libjemalloc.so.2 is not loaded; recording disabled");
     return false;
   }
-  return Lookup(handle, "malloc", &malloc) &&
-         Lookup(handle, "calloc", &calloc) &&
-         Lookup(handle, "realloc", &realloc) && Lookup(handle, "free", &free) &&
-         Lookup(handle, "posix_memalign", &posix_memalign) &&
-         Lookup(handle, "aligned_alloc", &aligned_alloc) &&
-         Lookup(handle, "memalign", &memalign) &&
-         Lookup(handle, "valloc", &valloc) &&
-         Lookup(handle, "malloc_usable_size", &malloc_usable_size) &&
-         Lookup(handle, "mallocx", &mallocx) &&
-         Lookup(handle, "rallocx", &rallocx) &&
-         Lookup(handle, "xallocx", &xallocx) &&
-         Lookup(handle, "dallocx", &dallocx) &&
-         Lookup(handle, "sdallocx", &sdallocx);
+  return ResolveIn(handle, "");
+}
+
+bool RealJemalloc::ResolveIn(void* handle, const char* prefix) {
+  const char* p = prefix;
+  return Lookup(handle, p, "malloc", &malloc) &&
+         Lookup(handle, p, "calloc", &calloc) &&
+         Lookup(handle, p, "realloc", &realloc) &&
+         Lookup(handle, p, "free", &free) &&
+         Lookup(handle, p, "posix_memalign", &posix_memalign) &&
+         Lookup(handle, p, "aligned_alloc", &aligned_alloc) &&
+         Lookup(handle, p, "memalign", &memalign) &&
+         Lookup(handle, p, "valloc", &valloc) &&
+         Lookup(handle, p, "malloc_usable_size", &malloc_usable_size) &&
+         Lookup(handle, p, "mallocx", &mallocx) &&
+         Lookup(handle, p, "rallocx", &rallocx) &&
+         Lookup(handle, p, "xallocx", &xallocx) &&
+         Lookup(handle, p, "dallocx", &dallocx) &&
+         Lookup(handle, p, "sdallocx", &sdallocx) &&
+         Lookup(handle, p, "mallctl", &mallctl);
 }
 
 void* BootstrapAlloc(size_t size, size_t alignment) {

@@ -29,10 +29,14 @@ struct RealJemalloc {
   size_t (*xallocx)(void*, size_t, size_t, int) = nullptr;
   void (*dallocx)(void*, int) = nullptr;
   void (*sdallocx)(void*, size_t, int) = nullptr;
+  int (*mallctl)(const char*, void*, size_t*, void*, size_t) = nullptr;
 
   // Resolves every pointer; false (with a message on stderr) if
   // libjemalloc.so.2 is not loaded or lacks one of them.
   bool Resolve();
+  // The same from `handle` (a dlopen handle or RTLD_DEFAULT), with `prefix`
+  // before each name ("je_" for a prefixed jemalloc).
+  bool ResolveIn(void* handle, const char* prefix);
 };
 
 // Bump allocator over a static buffer, for the calls dlopen/dlsym make

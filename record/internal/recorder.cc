@@ -11,7 +11,9 @@
 #include <cstring>
 #include <new>
 
+#include "record/internal/hooks.h"
 #include "record/internal/writer.h"
+#include "record/jemalloc_introspection.h"
 
 namespace slabtrace {
 namespace record_internal {
@@ -43,17 +45,19 @@ bool ReadIndexed(const char* name, size_t index_position, size_t index,
                  T* out) {
   size_t mib[8];
   size_t miblen = 8;
-  if (mallctlnametomib(name, mib, &miblen) != 0) return false;
+  const MallctlApi& api = CurrentMallctlApi();
+  if (api.nametomib(name, mib, &miblen) != 0) return false;
   mib[index_position] = index;
   size_t size = sizeof(T);
-  return mallctlbymib(mib, miblen, out, &size, nullptr, 0) == 0 &&
+  return api.bymib(mib, miblen, out, &size, nullptr, 0) == 0 &&
          size == sizeof(T);
 }
 
 template <typename T>
 bool Read(const char* name, T* out) {
   size_t size = sizeof(T);
-  return mallctl(name, out, &size, nullptr, 0) == 0 && size == sizeof(T);
+  return CurrentMallctlApi().mallctl(name, out, &size, nullptr, 0) == 0 &&
+         size == sizeof(T);
 }
 
 // Reads jemalloc's size classes into the hot-path lookup table and checks
@@ -179,7 +183,7 @@ void ReadOptions(RecorderOptions* options) {
 void CreatePrivateArena() {
   unsigned arena = 0;
   size_t size = sizeof(arena);
-  if (mallctl("arenas.create", &arena, &size, nullptr, 0) == 0) {
+  if (recorder.real.mallctl("arenas.create", &arena, &size, nullptr, 0) == 0) {
     recorder.private_arena = arena;
     recorder.private_flags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
   }
@@ -257,6 +261,7 @@ bool HasInvariantTsc() {
 bool Initialize() {
   if (!recorder.real.Resolve()) return false;
   ReadOptions(&recorder.options);
+  if (!ChooseWayIn()) return false;
   if (!ReadSizeClasses(&recorder.classes)) return false;
   SlotRing* shared = NewRing();
   if (shared == nullptr) return false;
@@ -427,6 +432,13 @@ __attribute__((constructor)) void StartRecorder() {
   recorder.state.compare_exchange_strong(ready, RecorderState::kEnabled);
   constructed.store(true, std::memory_order_release);
   if (recorder.state.load() != RecorderState::kEnabled) return;
+  ++tls_state.busy;
+  const bool hooked = InstallHooks();
+  --tls_state.busy;
+  if (!hooked) {
+    recorder.state.store(RecorderState::kDisabled);
+    return;
+  }
   // Runs before the program's own atexit handlers are registered, so after
   // them at exit, but before the static destructors of our dependencies.
   atexit(FinishAtExit);

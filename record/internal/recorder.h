@@ -115,7 +115,13 @@ struct Recorder {
   std::atomic<bool> writer_alive{false};
   std::atomic<int> writer_start{0};        // 0 none, 1 starting, 2 started
   SlotRing* rings[kMaxRings] = {nullptr};  // rings[0] is the shared ring.
+  // Where the interposer forwards calls and the recorder's own memory lives.
   RealJemalloc real;
+  // The jemalloc whose heap is recorded: `real`, or with use_hooks a
+  // program's own copy (record/README.md, "Ways in").
+  RealJemalloc target;
+  bool use_hooks = false;
+  const char* way_in = "interposition";
   SizeClassTable classes;
   RecorderOptions options;
   int private_flags = 0;  // MALLOCX flags for the recorder's own memory.

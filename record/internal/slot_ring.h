@@ -49,6 +49,9 @@ enum class CallOutcome : uint8_t {
   kInPlace,   // realloc-family call that kept the block.
   kFromNull,  // realloc-family call on NULL: an allocation.
   kFreed,     // realloc(p, 0) that freed p and returned NULL.
+  // The free half of a moving realloc seen through jemalloc's hooks: its
+  // call was counted with the alloc half, so it is not counted again.
+  kSecondHalf,
 };
 
 struct alignas(64) Slot {

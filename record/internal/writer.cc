@@ -177,7 +177,9 @@ absl::Status RecordingWriter::Open() {
   TraceHeader header;
   absl::Status status = ReadJemallocHeader(&header);
   if (!status.ok()) return status;
-  header.set_recorder_version("slabtrace-record 1 (interposer)");
+  header.set_recorder_version(recorder.use_hooks
+                                  ? "slabtrace-record 1 (jemalloc hooks)"
+                                  : "slabtrace-record 1 (interposer)");
   header.set_pid(recorder.pid);
   for (const std::string& arg : ReadCommandLine()) {
     header.add_command_line(arg);
@@ -198,7 +200,7 @@ absl::Status RecordingWriter::Open() {
   header.set_time_resolution_ns(1000);
   const RecorderOptions& options = recorder.options;
   auto& metadata = *header.mutable_metadata();
-  metadata["recorder.way_in"] = "interposition";
+  metadata["recorder.way_in"] = recorder.way_in;
   metadata["recorder.clock_source"] = metadata_clock_source_;
   metadata["recorder.ring_events"] = absl::StrCat(options.ring_events);
   metadata["recorder.flush_ms"] = absl::StrCat(options.flush_ms);
@@ -287,7 +289,8 @@ size_t RecordingWriter::Drain() {
 }
 
 void RecordingWriter::Consume(const Slot& slot) {
-  if (slot.type != SlotType::kContinuation && slot.api < kNumAllocApis) {
+  if (slot.type != SlotType::kContinuation && slot.api < kNumAllocApis &&
+      slot.outcome != CallOutcome::kSecondHalf) {
     ++calls_[slot.api][static_cast<int>(slot.outcome)];
   }
   const bool direct = unresolved_moves_ == 0 && staged_.empty();
@@ -490,7 +493,10 @@ void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
   marker->time_ns = now > recorder.start_ns ? now - recorder.start_ns : 0;
   marker->label = std::move(label);
   const unsigned excluded =
-      recorder.private_flags != 0 ? recorder.private_arena : kNoExcludedArena;
+      recorder.private_flags != 0 &&
+              recorder.target.mallctl == recorder.real.mallctl
+          ? recorder.private_arena
+          : kNoExcludedArena;
   // Only the exit marker can find jemalloc's locks held for good.
   if (reply_fd >= 0) {
     marker->stats = ReadJemallocStats(excluded);
