@@ -148,6 +148,42 @@ inline bool Record() {
   return !recorder.use_hooks;
 }
 
+// An in-place resize whose ticket T1 was taken before the call, now in
+// `slot`. A shrink must keep T1 (the freed tail may be reused by another
+// thread at once); a grow took pages that another thread may have freed just
+// before, after T1, so its event takes a second ticket T2 after the call and
+// T1 becomes a no-event slot that carries the call's count.
+void PublishResize(SlotWriter& writer, Slot* slot, uint16_t old_class,
+                   uint16_t new_class) {
+  slot->type = SlotType::kResize;
+  slot->size_class = new_class;
+  slot->outcome = CallOutcome::kInPlace;
+  if (new_class <= old_class) {
+    writer.Publish();
+    return;
+  }
+  const uint64_t second =
+      recorder.tickets.fetch_add(1, std::memory_order_acq_rel);
+  if (second & kStoppedBit) {
+    writer.Publish();
+    return;
+  }
+  const AllocApi api = static_cast<AllocApi>(slot->api);
+  const uint64_t ptr = slot->ptr;
+  const uint64_t size = slot->size;
+  slot->type = SlotType::kNoEvent;
+  writer.Publish();
+  if (Slot* grown = writer.TakeSlotFor(second)) {
+    grown->api = Api(api);
+    grown->ptr = ptr;
+    grown->size = size;
+    grown->size_class = new_class;
+    grown->type = SlotType::kResize;
+    grown->outcome = CallOutcome::kSecondHalf;
+    writer.Publish();
+  }
+}
+
 // realloc and rallocx. T1 before the call (it may free `ptr`), T2 after a
 // move (it made a new block live); the writer places the pair between them.
 template <typename Call>
@@ -176,10 +212,7 @@ void* RecordedRealloc(AllocApi api, void* ptr, size_t size, ClassFrom from,
   }
   const uint16_t new_class = ClassOfNewBlock(result, size, from);
   if (result == ptr) {
-    slot->type = SlotType::kResize;
-    slot->size_class = new_class;
-    slot->outcome = CallOutcome::kInPlace;
-    writer.Publish();
+    PublishResize(writer, slot, old_class, new_class);
     return result;
   }
   slot->type = SlotType::kMoved;
@@ -386,20 +419,23 @@ SLABTRACE_EXPORT size_t xallocx(void* ptr, size_t size, size_t extra,
     if (IsBootstrapPointer(ptr)) return BootstrapUsableSize(ptr);
     return recorder.real.xallocx(ptr, size, extra, flags);
   }
-  // Never moves: the address stays live throughout, so the ticket may
-  // follow the call.
-  const size_t usable = recorder.real.xallocx(ptr, size, extra, flags);
+  // Never moves, but may shrink or grow in place: T1 before the call, and a
+  // grow takes T2 after it (PublishResize).
+  const uint16_t old_class = ClassOfBlock(ptr);
   SlotWriter writer;
-  if (Slot* slot = writer.TakeTicket()) {
-    slot->api = Api(AllocApi::kXallocx);
-    slot->ptr = reinterpret_cast<uintptr_t>(ptr);
-    slot->size = size;
-    slot->size_class = recorder.classes.ClassOf(usable);
-    slot->type = usable >= size ? SlotType::kResize : SlotType::kNoEvent;
-    slot->outcome =
-        usable >= size ? CallOutcome::kInPlace : CallOutcome::kFailed;
+  Slot* slot = writer.TakeTicket();
+  const size_t usable = recorder.real.xallocx(ptr, size, extra, flags);
+  if (slot == nullptr) return usable;
+  slot->api = Api(AllocApi::kXallocx);
+  slot->ptr = reinterpret_cast<uintptr_t>(ptr);
+  slot->size = size;
+  if (usable < size) {
+    slot->type = SlotType::kNoEvent;
+    slot->outcome = CallOutcome::kFailed;
     writer.Publish();
+    return usable;
   }
+  PublishResize(writer, slot, old_class, recorder.classes.ClassOf(usable));
   return usable;
 }
 

@@ -221,6 +221,21 @@ class SlotWriter {
     return slot_;
   }
   void Publish() { ring_->Publish(); }
+  // A further slot of the same call under `ticket`, already taken (an
+  // in-place grow, see GrowInPlace in interpose.cc); Publish() it.
+  Slot* TakeSlotFor(uint64_t ticket) {
+    slot_ = ring_->NextFree();
+    if (slot_ == nullptr) slot_ = WaitForSpace();
+    if (slot_ == nullptr) return nullptr;
+    slot_->ticket = ticket;
+    slot_->thread = ts_.thread - 1;
+    slot_->time_ns = Timestamp();
+    slot_->old_ptr = 0;
+    slot_->aux = 0;
+    slot_->old_size_class = 0;
+    slot_->outcome = CallOutcome::kPlain;
+    return slot_;
+  }
   // The second ticket of a moving realloc (see ReallocPlacement in writer.cc).
   void PublishContinuation(uint64_t ticket, uint64_t first_ticket) {
     Slot* slot = ring_->NextFree();

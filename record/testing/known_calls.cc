@@ -103,6 +103,23 @@ void PhaseOne() {
   Realloc("rallocx", a11, p12, 4000);
   size_t usable = xallocx(p12, 4096, 0, 0);
   if (usable >= 4096) Expect("resize", "xallocx", p12, 4096);
+  // Large blocks that may grow in place (into free pages after them): the
+  // event then takes its ticket after the call.
+  int xallocx_in_place = usable >= 4096 ? 1 : 0;
+  void* big = malloc(64 << 10);
+  Expect("alloc", "malloc", big, 64 << 10);
+  if (xallocx(big, 96 << 10, 0, 0) >= (96 << 10)) {
+    Expect("resize", "xallocx", big, 96 << 10);
+    ++xallocx_in_place;
+  }
+  Line("count xallocx.in_place %d\n", xallocx_in_place);
+  const uintptr_t a_big = Address(big);
+  void* bigger = realloc(big, 160 << 10);
+  Realloc("realloc", a_big, bigger, 160 << 10);
+  // p3 above stayed in place too.
+  Line("count realloc.in_place %d\n", Address(bigger) == a_big ? 2 : 1);
+  Expect("free", "free", bigger, 0);
+  free(bigger);
   void* n1 = ::operator new(24);
   Expect("alloc", "operator_new", n1, 24);
   void* n2 = ::operator new[](48);
