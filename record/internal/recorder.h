@@ -211,30 +211,15 @@ class SlotWriter {
     const uint64_t ticket =
         recorder.tickets.fetch_add(1, std::memory_order_acq_rel);
     if (ticket & kStoppedBit) return slot_ = nullptr;
-    slot_->ticket = ticket;
-    slot_->thread = ts_.thread - 1;
-    slot_->time_ns = Timestamp();
-    slot_->old_ptr = 0;
-    slot_->aux = 0;
-    slot_->old_size_class = 0;
-    slot_->outcome = CallOutcome::kPlain;
-    return slot_;
+    return Fill(slot_, ticket);
   }
   void Publish() { ring_->Publish(); }
   // A further slot of the same call under `ticket`, already taken (an
-  // in-place grow, see GrowInPlace in interpose.cc); Publish() it.
+  // in-place grow, see PublishResize in interpose.cc); Publish() it.
   Slot* TakeSlotFor(uint64_t ticket) {
     slot_ = ring_->NextFree();
     if (slot_ == nullptr) slot_ = WaitForSpace();
-    if (slot_ == nullptr) return nullptr;
-    slot_->ticket = ticket;
-    slot_->thread = ts_.thread - 1;
-    slot_->time_ns = Timestamp();
-    slot_->old_ptr = 0;
-    slot_->aux = 0;
-    slot_->old_size_class = 0;
-    slot_->outcome = CallOutcome::kPlain;
-    return slot_;
+    return slot_ == nullptr ? nullptr : Fill(slot_, ticket);
   }
   // The second ticket of a moving realloc (see ReallocPlacement in writer.cc).
   void PublishContinuation(uint64_t ticket, uint64_t first_ticket) {
@@ -252,6 +237,17 @@ class SlotWriter {
 
  private:
   Slot* WaitForSpace();
+  // Ticket, thread and time set, every optional field cleared.
+  Slot* Fill(Slot* slot, uint64_t ticket) {
+    slot->ticket = ticket;
+    slot->thread = ts_.thread - 1;
+    slot->time_ns = Timestamp();
+    slot->old_ptr = 0;
+    slot->aux = 0;
+    slot->old_size_class = 0;
+    slot->outcome = CallOutcome::kPlain;
+    return slot;
+  }
   void Lock() {
     while (ring_->lock.exchange(true, std::memory_order_acquire)) {
       sched_yield();
