@@ -65,6 +65,21 @@ stop_server() {
   server_pid=""
 }
 
+# CPU seconds of the recorder's writer thread ("slabtrace-write") in the
+# recorded server, 0 for a plain one: the recorder's cost that does not show
+# in the server's own thread.
+writer_cpu_seconds() {
+  local pid ticks=0
+  pid=$(pgrep -P "$server_pid" redis-server 2>/dev/null | head -1)
+  [ -n "$pid" ] || pid=$server_pid
+  for task in /proc/"$pid"/task/*; do
+    if [ "$(cat "$task/comm" 2>/dev/null)" = slabtrace-write ]; then
+      ticks=$(awk '{print $14 + $15}' "$task/stat")
+    fi
+  done
+  python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+
 # bench PORT PIPELINE -> "set_rps get_rps"
 bench() {
   redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -n "$requests" -c 50 -d 1024 \
@@ -84,12 +99,15 @@ for round in $(seq "$rounds"); do
     start_server "$mode" "$port"
     read -r set1 get1 < <(bench "$port" 1)
     read -r set16 get16 < <(bench "$port" 16)
+    writer_cpu=$(writer_cpu_seconds)
     stop_server "$port"
     bpe=""
     if [ "$mode" = recorded ]; then
       bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$work/summary.txt" | head -1)
       events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$work/summary.txt" | head -1)
-      echo "round $round recorded: $events events, $bpe bytes/event" >&2
+      echo "round $round recorded: $events events, $bpe bytes/event," \
+        "writer thread $writer_cpu s CPU" \
+        "($(python3 -c "print(f'{$writer_cpu * 1e9 / max($events, 1):.1f}')") ns/event)" >&2
     fi
     echo "$round $mode $set1 $get1 $set16 $get16 $bpe" >>"$results"
     echo "round $round $mode: SET $set1 GET $get1 | -P 16: SET $set16 GET $get16" >&2

@@ -719,6 +719,8 @@ RecordingWriter* active_writer = nullptr;
 pthread_t writer_thread;
 
 void* WriterMain(void* arg) {
+  // Named, so that `top -H` and tools/record_overhead.sh can tell it apart.
+  pthread_setname_np(pthread_self(), "slabtrace-write");
   static_cast<RecordingWriter*>(arg)->Run();
   return nullptr;
 }
