@@ -19,6 +19,7 @@
 #include "benchmark/benchmark.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
+#include "proto/slab_geometry.h"
 #include "proto/testing/redis_like_stream.h"
 #include "proto/testing/test_header.h"
 #include "proto/trace_reader.h"
@@ -164,6 +165,68 @@ void BM_DecompressOnly(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * events.size());
 }
 BENCHMARK(BM_DecompressOnly)->Unit(benchmark::kMillisecond);
+
+// The column coding alone (no writer, no zstd), 64K-event chunks.
+void BM_EncodeColumns(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  internal::ChunkEncoder encoder(TestClassSizes());
+  for (auto _ : state) {
+    for (size_t at = 0; at < events.size(); at += 65536) {
+      const size_t n = std::min<size_t>(65536, events.size() - at);
+      encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
+      benchmark::DoNotOptimize(encoder.size());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_EncodeColumns)->Unit(benchmark::kMillisecond);
+
+// The column decoding alone (no zstd, no reader), in batches of the given
+// size (TraceReader hands out 1,024).
+void BM_DecodeColumns(benchmark::State& state) {
+  const std::vector<Event>& events = Stream();
+  internal::ChunkEncoder encoder(TestClassSizes());
+  std::vector<std::pair<std::string, uint32_t>> chunks;  // columns, flags.
+  for (size_t at = 0; at < events.size(); at += 65536) {
+    const size_t n = std::min<size_t>(65536, events.size() - at);
+    encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
+    chunks.emplace_back(
+        std::string(reinterpret_cast<const char*>(encoder.data()),
+                    encoder.size()),
+        encoder.flags());
+  }
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  internal::ChunkDecoder decoder(&geometry, 1000);
+  const uint32_t batch_events = static_cast<uint32_t>(state.range(0));
+  std::vector<Event> batch(batch_events);
+  uint64_t kind_counts[kNumEventKinds] = {};
+  uint64_t checksum = 0;
+  for (auto _ : state) {
+    uint64_t seq = 0;
+    for (const auto& [columns, flags] : chunks) {
+      const uint32_t n =
+          static_cast<uint32_t>(std::min<uint64_t>(65536, events.size() - seq));
+      (void)decoder.Start(reinterpret_cast<const uint8_t*>(columns.data()),
+                          columns.size(), n, seq, flags);
+      while (decoder.remaining() > 0) {
+        const uint32_t got =
+            std::min<uint32_t>(batch_events, decoder.remaining());
+        (void)decoder.DecodeNext(got, batch.data(), kind_counts);
+        for (uint32_t i = 0; i < got; ++i) checksum += batch[i].slab;
+      }
+      seq += n;
+    }
+    benchmark::DoNotOptimize(checksum);
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_DecodeColumns)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(4096)
+    ->Arg(65536)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Generate(benchmark::State& state) {
   RedisLikeStream stream(JemallocTestHeader(), {.seed = 2});

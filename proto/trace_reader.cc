@@ -23,6 +23,12 @@
 namespace slabtrace {
 namespace {
 
+// Events handed out per TraceRecord: 48 KB of Events, which the caller reads
+// from L1/L2. A multiple of ChunkDecoder::kBlockEvents, so that a malformed
+// chunk reports the same first error as decoding it whole would.
+constexpr uint32_t kBatchEvents = 1024;
+static_assert(kBatchEvents % internal::ChunkDecoder::kBlockEvents == 0);
+
 // "53120000" -> "53,120,000": warnings are read by people.
 std::string WithCommas(uint64_t n) {
   std::string digits = absl::StrCat(n);
@@ -167,7 +173,11 @@ class TraceReader::Impl {
   absl::Status CheckMagic();
   absl::StatusOr<FrameResult> ReadFrame(uint64_t offset, Frame* frame);
   absl::Status ReadHeader();
+  absl::StatusOr<bool> NextRecord(TraceRecord* record);
+  // Checks and decompresses a chunk, then hands out its first batch.
   absl::Status DecodeChunk(const Frame& frame, TraceRecord* record);
+  // The next batch of the current chunk's events.
+  absl::Status NextBatch(TraceRecord* record);
   absl::Status FinishAtTrailer(const Frame& frame);
   void WarnTruncated(uint64_t offset, const std::string& what);
   void Reconcile();
@@ -193,7 +203,12 @@ class TraceReader::Impl {
   std::unique_ptr<internal::ChunkDecoder> decoder_;
   ZSTD_DCtx* dctx_ = nullptr;
   internal::ByteBuffer uncompressed_;
+  // One batch of decoded events: small enough to stay in L1/L2 until the
+  // caller has read it (a whole 64K-event chunk is 3 MB).
   std::vector<Event> events_;
+  uint64_t chunk_offset_ = 0;   // of the chunk the batches come from.
+  uint64_t chunk_end_seq_ = 0;  // one past its last event.
+  absl::Status error_;          // the first error Next() returned.
   Marker marker_;
   std::optional<TraceTrailer> trailer_;
   std::vector<std::string> warnings_;
@@ -416,18 +431,29 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
                                  ZSTD_isError(got) ? ZSTD_getErrorName(got)
                                                    : "short output"));
   }
-  if (events_.size() < count) events_.resize(count);
-  absl::Status status =
-      decoder_->Decode(uncompressed_.data(), uncompressed, count, first_seq,
-                       flags, events_.data(), events_by_kind_.data());
+  absl::Status status = decoder_->Start(uncompressed_.data(), uncompressed,
+                                        count, first_seq, flags);
   if (!status.ok()) return Error(offset_, std::string(status.message()));
-  ++chunks_read_;
-  events_read_ += count;
-  next_seq_ = first_seq + count;
+  chunk_offset_ = offset_;
+  chunk_end_seq_ = first_seq + count;
+  return NextBatch(record);
+}
+
+absl::Status TraceReader::Impl::NextBatch(TraceRecord* record) {
+  const uint32_t n = std::min(decoder_->remaining(), kBatchEvents);
+  if (events_.size() < n) events_.resize(n);
+  absl::Status status =
+      decoder_->DecodeNext(n, events_.data(), events_by_kind_.data());
+  if (!status.ok()) return Error(chunk_offset_, std::string(status.message()));
+  events_read_ += n;
+  if (decoder_->remaining() == 0) {
+    ++chunks_read_;
+    next_seq_ = chunk_end_seq_;
+  }
   record->type = TraceRecord::Type::kEvents;
-  record->events = absl::MakeConstSpan(events_.data(), count);
+  record->events = absl::MakeConstSpan(events_.data(), n);
   record->marker = nullptr;
-  record->offset = offset_;
+  record->offset = chunk_offset_;
   return absl::OkStatus();
 }
 
@@ -495,6 +521,20 @@ absl::Status TraceReader::Impl::FinishAtTrailer(const Frame& frame) {
 }
 
 absl::StatusOr<bool> TraceReader::Impl::Next(TraceRecord* record) {
+  // An error is final: calling again must not resume behind it (the rest of
+  // a chunk whose batch failed would otherwise be skipped silently).
+  if (!error_.ok()) return error_;
+  absl::StatusOr<bool> more = NextRecord(record);
+  if (!more.ok()) error_ = more.status();
+  return more;
+}
+
+absl::StatusOr<bool> TraceReader::Impl::NextRecord(TraceRecord* record) {
+  if (decoder_->remaining() > 0) {
+    absl::Status status = NextBatch(record);
+    if (!status.ok()) return status;
+    return true;
+  }
   if (done_) return false;
   if (offset_ == data_end_) {
     if (has_footer_)

@@ -1,6 +1,7 @@
 // TraceReader streams a slabtrace file: the header first, then events and
 // markers in recorded order, then the trailer. Memory stays constant (one
-// decoded chunk at a time) whatever the file size.
+// decompressed chunk and one run of its decoded events at a time) whatever
+// the file size.
 //
 // Every failure is an absl::Status whose message names the file, the byte
 // offset and the reason, e.g.
@@ -29,16 +30,19 @@
 
 namespace slabtrace {
 
-// One step of the stream: a run of events (one chunk) or one marker.
+// One step of the stream: a run of consecutive events or one marker.
 struct TraceRecord {
   enum class Type { kEvents, kMarker };
   Type type = Type::kEvents;
   // kEvents: valid until the next call to Next(). Each event's `slab` is
-  // filled in from the header geometry.
+  // filled in from the header geometry. A chunk of the file comes out as
+  // one or more runs (of up to 1,024 events, decoded while the caller
+  // reads the previous one's), never empty; runs of one chunk share
+  // `offset`. Markers still sit exactly between the events around them.
   absl::Span<const Event> events;
   // kMarker: valid until the next call to Next().
   const Marker* marker = nullptr;
-  uint64_t offset = 0;  // file offset of the record.
+  uint64_t offset = 0;  // file offset of the record (the chunk).
 };
 
 class TraceReader {
@@ -57,7 +61,11 @@ class TraceReader {
   const SlabGeometry& geometry() const;
 
   // Reads the next record into *record. Returns false at the end of the
-  // stream (after the trailer, or at a truncation, see warnings()).
+  // stream (after the trailer, or at a truncation, see warnings()). An
+  // error is final: later calls return it again. A chunk whose columns are
+  // malformed (possible only if its checksum matches, i.e. a writer bug)
+  // fails at the run that holds the first bad value; the runs before it
+  // have been handed out.
   absl::StatusOr<bool> Next(TraceRecord* record);
 
   // After Next() returned false: the trailer, if the file had one.
@@ -67,8 +75,8 @@ class TraceReader {
   const std::vector<std::string>& warnings() const;
 
   uint64_t file_size() const;
-  uint64_t bytes_read() const;  // progress
-  uint64_t chunks_read() const;
+  uint64_t bytes_read() const;   // progress; counts a chunk when it starts.
+  uint64_t chunks_read() const;  // chunks whose events were all handed out.
   uint64_t events_read() const;
   const std::string& name() const;
 

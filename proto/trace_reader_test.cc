@@ -460,3 +460,105 @@ TEST(TraceReaderErrorsTest, OpenNamesAMissingFile) {
 
 }  // namespace
 }  // namespace slabtrace
+
+namespace slabtrace {
+namespace {
+
+// A chunk is handed out in runs of at most 1,024 events so that they are
+// still in cache when the caller reads them; the runs together are the
+// chunk, share its offset, and the chunk counts as read after its last run.
+TEST(TraceReaderTest, ChunksComeOutInRunsThatShareTheChunkOffset) {
+  const TraceHeader header = JemallocTestHeader();
+  std::vector<TraceItem> items = RandomTraceItems(/*seed=*/5, 6000, header);
+  // One gap-free chunk of 5,000 events, then a marker and a 1,000-event one.
+  std::vector<TraceItem> events;
+  for (const TraceItem& item : items) {
+    if (!item.is_marker) events.push_back(item);
+  }
+  ASSERT_GE(events.size(), 6000u);
+  events.resize(6000);
+  for (size_t i = 0; i < events.size(); ++i) events[i].event.seq = i;
+  TraceItem marker;
+  marker.is_marker = true;
+  marker.marker.set_seq(5000);
+  marker.marker.set_label("between");
+  events.insert(events.begin() + 5000, marker);
+  TraceWriterOptions options;
+  options.events_per_chunk = 64 * 1024;
+  const std::string bytes = *WriteTrace(events, header, options);
+
+  auto reader = *TraceReader::OpenBuffer("runs.slabtrace", bytes);
+  TraceRecord record;
+  std::vector<size_t> runs;
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> chunks_read;
+  std::vector<TraceItem> got;
+  while (*reader->Next(&record)) {
+    if (record.type == TraceRecord::Type::kMarker) {
+      runs.push_back(0);
+      TraceItem item;
+      item.is_marker = true;
+      item.marker = *record.marker;
+      got.push_back(item);
+    } else {
+      runs.push_back(record.events.size());
+      for (const Event& e : record.events) {
+        TraceItem item;
+        item.event = e;
+        got.push_back(item);
+      }
+    }
+    offsets.push_back(record.offset);
+    chunks_read.push_back(reader->chunks_read());
+  }
+  EXPECT_EQ(runs, (std::vector<size_t>{1024, 1024, 1024, 1024, 904, 0, 1000}));
+  for (int i = 1; i < 5; ++i) EXPECT_EQ(offsets[i], offsets[0]) << i;
+  EXPECT_NE(offsets[5], offsets[0]);
+  EXPECT_NE(offsets[6], offsets[5]);
+  EXPECT_EQ(chunks_read, (std::vector<uint64_t>{0, 0, 0, 0, 1, 1, 2}));
+  ASSERT_EQ(got.size(), events.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(got[i] == events[i]) << i;
+  }
+  EXPECT_EQ(reader->events_read(), 6000u);
+  EXPECT_TRUE(reader->warnings().empty());
+}
+
+// A malformed value in a later run of a chunk: the runs before it come out,
+// the run holding it fails with the chunk's offset and the same message as
+// for a short chunk, and the error is final.
+TEST(TraceReaderErrorsTest, MalformedValueInALaterRunFailsForGood) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string base = HeaderFile(header);
+  constexpr uint32_t kEvents = 3000;
+  const std::string same_thread_allocs(kEvents, '\x80');
+  const std::string zeros(kEvents, '\0');
+  std::string classes =
+      std::string(2500, '\0') + "\xc8\x01" + std::string(kEvents - 2501, '\0');
+  const std::string bytes =
+      base + ChunkRecord({same_thread_allocs, zeros, "", zeros, zeros, classes},
+                         kEvents);
+  auto reader = *TraceReader::OpenBuffer("t.slabtrace", bytes);
+  TraceRecord record;
+  for (int run = 0; run < 2; ++run) {
+    absl::StatusOr<bool> more = reader->Next(&record);
+    ASSERT_TRUE(more.ok()) << run << ": " << more.status();
+    ASSERT_TRUE(*more);
+    EXPECT_EQ(record.events.size(), 1024u);
+    EXPECT_EQ(record.offset, base.size());
+  }
+  const std::string expected =
+      absl::StrCat("t.slabtrace: offset ", base.size(),
+                   ": malformed column: event 2500: size class 200 out of "
+                   "range");
+  for (int again = 0; again < 2; ++again) {
+    absl::StatusOr<bool> more = reader->Next(&record);
+    ASSERT_FALSE(more.ok()) << again;
+    EXPECT_EQ(more.status().message(), expected) << again;
+  }
+  EXPECT_EQ(reader->chunks_read(), 0u);
+}
+
+}  // namespace
+}  // namespace slabtrace

@@ -78,6 +78,7 @@ class TraceWriter::Impl {
 
   std::vector<Event> pending_;
   std::array<uint64_t, kNumEventKinds> pending_kinds_{};
+  uint64_t pending_pointer_bits_ = 0;  // OR of pending_'s pointers.
   internal::ChunkEncoder encoder_;
   ZSTD_CCtx* cctx_ = nullptr;
   internal::ByteBuffer record_;
@@ -232,6 +233,7 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
     }
   }
   pending_.push_back(event);
+  pending_pointer_bits_ |= event.ptr;
   ++pending_kinds_[kind];
   ++events_appended_;
   last_time_ns_ = std::max(last_time_ns_, event.time_ns);
@@ -241,7 +243,8 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
 
 absl::Status TraceWriter::Impl::Flush() {
   if (pending_.empty() || failed_ || closed_) return absl::OkStatus();
-  encoder_.Encode(pending_, time_resolution_ns_);
+  encoder_.Encode(pending_, time_resolution_ns_, pending_pointer_bits_);
+  pending_pointer_bits_ = 0;
   const size_t bound = ZSTD_compressBound(encoder_.size());
   record_.clear();
   StartRecord(format::kChunkRecord, format::kChunkFieldsBytes, bound);

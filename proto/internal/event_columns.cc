@@ -41,6 +41,31 @@ class Divider {
   uint64_t reciprocal_;
 };
 
+// Writes v as a varint at p like PutVarint, without a branch on the length
+// for values below 2^56: pointer deltas have mixed lengths, and the
+// length loop's mispredicted exits were a quarter of the encoding time.
+// p must have kMaxVarintBytes writable bytes; up to 8 bytes past the
+// returned end may be overwritten.
+__attribute__((always_inline)) inline uint8_t* PutVarintBranchless(uint8_t* p,
+                                                                   uint64_t v) {
+  if (ABSL_PREDICT_FALSE(v >= (uint64_t{1} << 56))) return PutVarint(p, v);
+  // Each 7-bit group of v moves to its own byte.
+  uint64_t x = v & 0x7f;
+  x |= (v << 1) & 0x7f00;
+  x |= (v << 2) & 0x7f0000;
+  x |= (v << 3) & 0x7f000000;
+  x |= (v << 4) & 0x7f00000000;
+  x |= (v << 5) & 0x7f0000000000;
+  x |= (v << 6) & 0x7f000000000000;
+  x |= (v << 7) & 0x7f00000000000000;
+  // 1..8 bytes, up to the highest nonzero one; every byte but the last
+  // carries the continuation bit.
+  const int bytes = (71 - __builtin_clzll(x | 1)) >> 3;
+  x |= 0x0080808080808080ull >> (8 * (8 - bytes));
+  __builtin_memcpy(p, &x, 8);  // little-endian hosts only (x86-64, arm64).
+  return p + bytes;
+}
+
 // How to decode a column's varints where the bytes left guarantee they fit.
 enum VarintPath {
   kOneByteFirst,  // a branch for the one-byte case: columns mostly 1 byte.
@@ -113,86 +138,97 @@ ChunkEncoder::ChunkEncoder(std::vector<uint64_t> class_sizes)
 
 void ChunkEncoder::Encode(absl::Span<const Event> events,
                           uint64_t time_resolution_ns) {
-  const size_t n = events.size();
-  const size_t capacity = format::kNumColumns * format::kColumnLengthBytes +
-                          n * (1 + (format::kNumColumns - 1) * kMaxVarintBytes);
-  if (buffer_.size() < capacity) buffer_.resize(capacity);
+  uint64_t pointer_bits = 0;
+  for (const Event& e : events) pointer_bits |= e.ptr;
+  Encode(events, time_resolution_ns, pointer_bits);
+}
 
-  bool aligned = true;
-  for (const Event& e : events) aligned &= (e.ptr & 7) == 0;
+void ChunkEncoder::Encode(absl::Span<const Event> events,
+                          uint64_t time_resolution_ns, uint64_t pointer_bits) {
+  const size_t n = events.size();
+  constexpr size_t kHead = format::kColumnLengthBytes;
+  // The kind and time columns go straight to their place in buffer_ (the
+  // kind column's length is n); the other four into scratch_, from where
+  // they are appended once their lengths are known.
+  const size_t capacity = format::kNumColumns * kHead + n +
+                          (format::kNumColumns - 1) * n * kMaxVarintBytes;
+  if (buffer_.size() < capacity) buffer_.resize(capacity);
+  // Worst cases: a thread is a u32 varint (5 bytes), a size class a u16
+  // (3 bytes).
+  const size_t thread_room = n * 5;
+  const size_t wide_room = n * kMaxVarintBytes;
+  const size_t class_room = n * 3;
+  if (scratch_.size() < thread_room + 2 * wide_room + class_room) {
+    scratch_.resize(thread_room + 2 * wide_room + class_room);
+  }
+  const bool aligned = (pointer_bits & 7) == 0;
   flags_ = aligned ? format::kChunkPointersDiv8 : 0;
   const int ptr_shift = aligned ? 3 : 0;
 
-  uint8_t* p = buffer_.data();
-  auto column = [&p](auto&& encode_one) {
-    uint8_t* length_at = p;
-    p += format::kColumnLengthBytes;
-    uint8_t* start = p;
-    encode_one();
-    PutLe32(length_at, static_cast<uint32_t>(p - start));
-  };
+  uint8_t* const kind_start = buffer_.data() + kHead;
+  uint8_t* const time_start = kind_start + n + kHead;
+  uint8_t* const thread_start = scratch_.data();
+  uint8_t* const ptr_start = thread_start + thread_room;
+  uint8_t* const size_start = ptr_start + wide_room;
+  uint8_t* const class_start = size_start + wide_room;
+  uint8_t* kind_p = kind_start;
+  uint8_t* time_p = time_start;
+  uint8_t* thread_p = thread_start;
+  uint8_t* ptr_p = ptr_start;
+  uint8_t* size_p = size_start;
+  uint8_t* class_p = class_start;
 
-  column([&] {
-    uint32_t previous_thread = 0;
-    for (const Event& e : events) {
-      const uint8_t same_thread =
-          e.thread == previous_thread ? format::kSameThreadBit : 0;
-      *p++ = static_cast<uint8_t>(
-          same_thread | static_cast<uint8_t>(e.kind) << format::kApiBits |
-          static_cast<uint8_t>(e.api));
-      previous_thread = e.thread;
-    }
-  });
-  column([&] {
-    uint64_t previous = 0;
-    const Divider divide(time_resolution_ns);
-    for (const Event& e : events) {
-      const uint64_t t = divide(e.time_ns);
-      p = PutVarint(p, ZigZag(static_cast<int64_t>(t - previous)));
-      previous = t;
-    }
-  });
-  column([&] {
-    uint32_t previous_thread = 0;
-    for (const Event& e : events) {
-      if (e.thread != previous_thread) p = PutVarint(p, e.thread);
-      previous_thread = e.thread;
-    }
-  });
-  column([&] {
-    for (const Event& e : events) {
-      uint64_t& last = last_ptr_[e.size_class];
-      if (last == 0) touched_.push_back(e.size_class);
-      const uint64_t scaled = e.ptr >> ptr_shift;
-      p = PutVarint(p, ZigZag(static_cast<int64_t>(scaled - last)));
-      // A pointer of 0 would look untouched; it only costs a duplicate
-      // entry in touched_.
-      last = scaled;
-    }
-    for (uint16_t c : touched_) last_ptr_[c] = 0;
-    touched_.clear();
-  });
-  column([&] {
-    for (const Event& e : events) {
-      p = PutVarint(p, e.kind == EventKind::kFree
-                           ? e.size
-                           : ZigZag(static_cast<int64_t>(
-                                 class_sizes_[e.size_class] - e.size)));
-    }
-  });
-  column([&] {
-    for (const Event& e : events) p = PutVarint(p, e.size_class);
-  });
+  // One pass over the events, all six columns at once: the events are read
+  // once (a 64K-event chunk is 3 MB, beyond L2) instead of once per column.
+  const Divider divide(time_resolution_ns);
+  const uint64_t* const class_sizes = class_sizes_.data();
+  uint64_t* const last_ptr = last_ptr_.data();
+  uint32_t previous_thread = 0;
+  uint64_t previous_time = 0;
+  for (const Event& e : events) {
+    const bool same_thread = e.thread == previous_thread;
+    *kind_p++ =
+        static_cast<uint8_t>((same_thread ? format::kSameThreadBit : 0) |
+                             static_cast<uint8_t>(e.kind) << format::kApiBits |
+                             static_cast<uint8_t>(e.api));
+    const uint64_t t = divide(e.time_ns);
+    time_p = PutVarint(time_p, ZigZag(static_cast<int64_t>(t - previous_time)));
+    previous_time = t;
+    if (!same_thread) thread_p = PutVarint(thread_p, e.thread);
+    previous_thread = e.thread;
+    uint64_t& last = last_ptr[e.size_class];
+    // A pointer of 0 would look untouched; it only costs a duplicate entry
+    // in touched_.
+    if (ABSL_PREDICT_FALSE(last == 0)) touched_.push_back(e.size_class);
+    const uint64_t scaled = e.ptr >> ptr_shift;
+    ptr_p =
+        PutVarintBranchless(ptr_p, ZigZag(static_cast<int64_t>(scaled - last)));
+    last = scaled;
+    size_p = PutVarint(
+        size_p,
+        e.kind == EventKind::kFree
+            ? e.size
+            : ZigZag(static_cast<int64_t>(class_sizes[e.size_class] - e.size)));
+    class_p = PutVarint(class_p, e.size_class);
+  }
+  for (uint16_t c : touched_) last_ptr[c] = 0;
+  touched_.clear();
+
+  PutLe32(kind_start - kHead, static_cast<uint32_t>(n));
+  PutLe32(time_start - kHead, static_cast<uint32_t>(time_p - time_start));
+  uint8_t* p = time_p;
+  for (const auto& [start, end] :
+       {std::pair<const uint8_t*, const uint8_t*>{thread_start, thread_p},
+        {ptr_start, ptr_p},
+        {size_start, size_p},
+        {class_start, class_p}}) {
+    const size_t length = static_cast<size_t>(end - start);
+    PutLe32(p, static_cast<uint32_t>(length));
+    std::memcpy(p + kHead, start, length);
+    p += kHead + length;
+  }
   size_ = static_cast<size_t>(p - buffer_.data());
 }
-
-struct ChunkDecoder::Cursors {
-  const uint8_t* begin[format::kNumColumns];
-  const uint8_t* at[format::kNumColumns];
-  const uint8_t* end[format::kNumColumns];
-  uint64_t time = 0;
-  uint32_t thread = 0;
-};
 
 ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
                            uint64_t time_resolution_ns)
@@ -208,13 +244,20 @@ absl::Status ChunkDecoder::Decode(const uint8_t* data, size_t size,
                                   uint32_t count, uint64_t first_seq,
                                   uint32_t flags, Event* out,
                                   uint64_t kind_counts[kNumEventKinds]) {
+  absl::Status status = Start(data, size, count, first_seq, flags);
+  if (!status.ok()) return status;
+  return DecodeNext(count, out, kind_counts);
+}
+
+absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
+                                 uint32_t count, uint64_t first_seq,
+                                 uint32_t flags) {
+  count_ = decoded_ = 0;
   if ((flags & ~format::kKnownChunkFlags) != 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("unknown chunk flags 0x%x", flags));
   }
-  const int ptr_shift = (flags & format::kChunkPointersDiv8) ? 3 : 0;
-
-  Cursors c;
+  Cursors& c = cursors_;
   const uint8_t* p = data;
   const uint8_t* const data_end = data + size;
   for (int i = 0; i < format::kNumColumns; ++i) {
@@ -242,21 +285,38 @@ absl::Status ChunkDecoder::Decode(const uint8_t* data, size_t size,
     return Malformed(absl::StrFormat("kind column has %d bytes for %d events",
                                      kind_bytes, count));
   }
+  c.time = 0;
+  c.thread = 0;
   std::fill(last_ptr_.begin(), last_ptr_.end(), 0);
+  first_seq_ = first_seq;
+  ptr_shift_ = (flags & format::kChunkPointersDiv8) ? 3 : 0;
+  count_ = count;
+  return absl::OkStatus();
+}
+
+absl::Status ChunkDecoder::DecodeNext(uint32_t n, Event* out,
+                                      uint64_t kind_counts[kNumEventKinds]) {
+  n = std::min(n, count_ - decoded_);
+  Cursors& c = cursors_;
   // Column by column within blocks that stay in L1: each loop is short and
   // its branches predictable.
-  constexpr uint32_t kBlock = 512;
-  for (uint32_t begin = 0; begin < count; begin += kBlock) {
-    const uint32_t n = std::min(kBlock, count - begin);
-    absl::Status status = DecodeBlock(c, begin, n, first_seq, ptr_shift,
-                                      out + begin, kind_counts);
-    if (!status.ok()) return status;
+  const uint32_t stop = decoded_ + n;
+  for (uint32_t begin = decoded_; begin < stop; begin += kBlockEvents) {
+    const uint32_t block = std::min(kBlockEvents, stop - begin);
+    absl::Status status = DecodeBlock(c, begin, block, first_seq_, ptr_shift_,
+                                      out + (begin - decoded_), kind_counts);
+    if (!status.ok()) {
+      count_ = decoded_;  // nothing more to decode from this chunk.
+      return status;
+    }
   }
+  decoded_ = stop;
+  if (decoded_ < count_) return absl::OkStatus();
   for (int i = format::kTimeColumn; i < format::kNumColumns; ++i) {
     if (c.at[i] != c.end[i]) {
       return Malformed(
           absl::StrFormat("column %d has %d bytes beyond its %d events", i,
-                          c.end[i] - c.at[i], count));
+                          c.end[i] - c.at[i], count_));
     }
   }
   return absl::OkStatus();
@@ -305,11 +365,12 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   const SlabGeometry& geometry = *geometry_;
   auto store_ptr = [&](uint32_t i, uint64_t v) {
     const uint16_t size_class = out[i].size_class;
-    const uint64_t ptr =
+    const uint64_t scaled =
         last_ptr[size_class] + static_cast<uint64_t>(UnZigZag(v));
-    last_ptr[size_class] = ptr;
-    out[i].ptr = ptr << ptr_shift;
-    out[i].slab = geometry.GranuleOf(ptr << ptr_shift, size_class);
+    last_ptr[size_class] = scaled;
+    const uint64_t ptr = scaled << ptr_shift;
+    out[i].ptr = ptr;
+    out[i].slab = geometry.GranuleOf(ptr, size_class);
     return true;
   };
 
