@@ -123,16 +123,31 @@ class SlabOccupancy {
     uint32_t marker_stamp = 0;
   };
 
+  // The event path. Apply() and ApplyAll() share ApplyOne(), inlined; the
+  // common case of each kind stays inline and every rare case (bad events,
+  // a granule's first object, large requested sizes) is an out-of-line
+  // call, so the per-event code is short and its branches predictable.
+  void ApplyOne(const Event& event, uint64_t event_index);
   void Alloc(const Event& event, uint64_t event_index);
   void Free(const Event& event, uint64_t event_index);
   void Resize(const Event& event, uint64_t event_index);
+  void AllocAtLiveAddress(const Event& event, uint64_t event_index,
+                          uint64_t old_value);
+  void FreeOfNonLive(const Event& event, uint64_t event_index);
   // Packs a new object's value, recording its requested size.
   uint64_t Admit(uint64_t ptr, uint32_t size_class, uint64_t size,
                  uint32_t granule);
+  uint64_t AdmitElsewhere(uint64_t ptr, uint32_t size_class, uint64_t size,
+                          uint32_t granule);
   // Removes a live object from every count; returns its requested size.
   uint64_t Forget(uint64_t ptr, uint64_t value);
+  uint64_t TakeRequestedElsewhere(uint64_t ptr);
   uint32_t AcquireGranule(uint64_t address, uint32_t size_class,
                           const Event& event, uint64_t event_index);
+  // granule_index_ lookup, adding the granule if new.
+  uint32_t FindOrAddGranule(uint64_t address, uint32_t size_class);
+  // A granule's 0 -> 1 live transition: class change, pinned, stamps.
+  void Pin(Granule& granule, uint32_t size_class);
   void ReleaseGranule(uint32_t index);
   void EraseGranule(uint32_t index);
   // Moves a sole-occupant granule, and its window membership, to a class.
@@ -157,6 +172,12 @@ class SlabOccupancy {
   std::vector<ClassCounts> classes_;
   std::vector<uint64_t> class_size_;  // cached geometry for the hot path.
   std::vector<uint32_t> nregs_;
+  // Per size class, the index of the granule its last allocation went to
+  // (kNoGranule if none): consecutive allocations of a class mostly fill
+  // the same slab, so this skips the granule_index_ lookup. Only a hint:
+  // used when granules_[index].address is the event's granule.
+  static constexpr uint32_t kNoGranule = UINT32_MAX;
+  std::vector<uint32_t> last_granule_;
   uint32_t sweep_window_ = 1;
   uint32_t marker_window_ = 1;
   std::array<uint64_t, kRecentFrees> recent_frees_ = {};

@@ -310,6 +310,28 @@ TEST_F(SlabOccupancyTest, AddressBackInItsFirstClassCountsOnceInTheWindow) {
   EXPECT_EQ(occupancy_.validation().inconsistencies(), 0u);
 }
 
+TEST_F(SlabOccupancyTest, ReusedGranuleEntryIsNotMistakenForItsOldSlab) {
+  // The per-class last-granule hint points at an entry of granules_ that a
+  // marker sweep frees and a later granule reuses: an allocation must still
+  // land in its own slab.
+  Apply(events_.Alloc(Region(0, 0), c1280_));
+  Apply(events_.Free(Region(0, 0), c1280_));
+  occupancy_.Sweep(WindowReset::kSweepAndMarker);  // forgets slab 0.
+  ASSERT_EQ(occupancy_.tracked_granules(), 0u);
+  Apply(events_.Alloc(Region(1, 0), c1280_));  // reuses slab 0's entry.
+  Apply(events_.Alloc(Region(0, 1), c1280_));
+  Apply(events_.Alloc(Region(1, 1), c1280_));
+  EXPECT_EQ(occupancy_.class_counts(c1280_).pinned, 2u);
+  const std::vector<SlabOccupancy::GranuleFill> pinned =
+      occupancy_.PinnedGranules();
+  ASSERT_EQ(pinned.size(), 2u);
+  EXPECT_EQ(pinned[0].address, Slab(0));
+  EXPECT_EQ(pinned[0].live, 1u);
+  EXPECT_EQ(pinned[1].address, Slab(1));
+  EXPECT_EQ(pinned[1].live, 2u);
+  EXPECT_EQ(occupancy_.validation().inconsistencies(), 0u);
+}
+
 TEST_F(SlabOccupancyTest, ApplyAllMatchesApply) {
   std::vector<Event> events;
   for (int s = 0; s < 3; ++s) {

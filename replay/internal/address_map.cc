@@ -32,6 +32,7 @@ void AddressMap::Allocate(size_t capacity) {
   mask_ = capacity - 1;
   shift_ = 64 - __builtin_ctzll(capacity);
   size_ = 0;
+  grow_at_ = capacity / 8 * 5;
 }
 
 void AddressMap::Release(Slot* slots, size_t capacity) {
@@ -47,32 +48,20 @@ void AddressMap::Release(Slot* slots, size_t capacity) {
 void AddressMap::Grow() {
   Slot* const old = slots_;
   const size_t old_capacity = capacity_;
+  const size_t size = size_;
   Allocate(old_capacity * 2);
+  // Keys are distinct and the new table has room: place each entry at the
+  // first empty slot from its home, without Insert's key comparisons and
+  // load check. The home is the top bits of the hash, so old slot i's
+  // entries land near new slot 2i: the writes move forward through memory.
   for (size_t i = 0; i < old_capacity; ++i) {
-    if (old[i].key != 0) *Insert(old[i].key).first = old[i].value;
+    if (old[i].key == 0) continue;
+    size_t j = Home(old[i].key);
+    while (slots_[j].key != 0) j = (j + 1) & mask_;
+    slots_[j] = old[i];
   }
+  size_ = size;
   Release(old, old_capacity);
-}
-
-void AddressMap::Erase(uint64_t* value) {
-  // The slot holding `value`; its key precedes it.
-  size_t hole = static_cast<size_t>(
-      reinterpret_cast<Slot*>(reinterpret_cast<char*>(value) -
-                              offsetof(Slot, value)) -
-      slots_);
-  // Backward shift: pull later entries of the probe run into the hole
-  // unless their home lies cyclically in (hole, j].
-  for (size_t j = (hole + 1) & mask_; slots_[j].key != 0; j = (j + 1) & mask_) {
-    const size_t home = Home(slots_[j].key);
-    const bool stays =
-        hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (!stays) {
-      slots_[hole] = slots_[j];
-      hole = j;
-    }
-  }
-  slots_[hole] = Slot{0, 0};
-  --size_;
 }
 
 }  // namespace slabtrace

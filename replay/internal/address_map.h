@@ -29,7 +29,7 @@ class AddressMap {
 
   // The value of `key`, inserted as 0 if absent; second is true when new.
   std::pair<uint64_t*, bool> Insert(uint64_t key) {
-    if (size_ + 1 > capacity_ / 8 * 5) Grow();
+    if (__builtin_expect(size_ >= grow_at_, 0)) Grow();
     size_t i = Home(key);
     while (slots_[i].key != 0) {
       if (slots_[i].key == key) return {&slots_[i].value, false};
@@ -49,7 +49,25 @@ class AddressMap {
   }
 
   // Erases the entry whose value `value` points to (from Find or Insert).
-  void Erase(uint64_t* value);
+  void Erase(uint64_t* value) {
+    // The slot holding `value`; its key precedes it.
+    size_t hole = static_cast<size_t>(
+        reinterpret_cast<Slot*>(reinterpret_cast<char*>(value) -
+                                offsetof(Slot, value)) -
+        slots_);
+    // Backward shift: an entry later in the probe run moves into the hole
+    // when the hole lies between its home and its slot, i.e. when it is at
+    // least as far from its home as from the hole (cyclically).
+    for (size_t j = (hole + 1) & mask_; slots_[j].key != 0;
+         j = (j + 1) & mask_) {
+      if (((j - Home(slots_[j].key)) & mask_) >= ((j - hole) & mask_)) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = Slot{0, 0};
+    --size_;
+  }
 
   // Brings the home slot of `key` towards the cache.
   void Prefetch(uint64_t key) const { __builtin_prefetch(&slots_[Home(key)]); }
@@ -74,13 +92,15 @@ class AddressMap {
   // pages where the kernel allows it (random access is TLB-bound).
   void Allocate(size_t capacity);
   static void Release(Slot* slots, size_t capacity);
-  void Grow();
+  // Doubles the capacity; out of line, off the insert path.
+  __attribute__((noinline)) void Grow();
 
   Slot* slots_ = nullptr;
   size_t capacity_ = 0;
   size_t mask_ = 0;
   int shift_ = 64;
   size_t size_ = 0;
+  size_t grow_at_ = 0;  // an insert at this size grows first (5/8 full).
 };
 
 }  // namespace slabtrace
