@@ -43,8 +43,15 @@ absl::StatusOr<SlabGeometry> SlabGeometry::Create(const TraceHeader& header) {
         absl::StrFormat("nbins %d exceeds the %d size classes", header.nbins(),
                         header.size_classes_size()));
   }
+  if (header.large_extent_pad() % page != 0 ||
+      header.large_extent_pad() > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "large extent pad %d is not a multiple of the page size <= %d",
+        header.large_extent_pad(), kMaxPageSize));
+  }
   SlabGeometry geometry;
   geometry.page_size_ = page;
+  geometry.large_extent_pad_ = header.large_extent_pad();
   geometry.nbins_ = header.nbins();
   geometry.classes_.reserve(header.size_classes_size());
   uint64_t table_entries = 0;
@@ -119,7 +126,7 @@ uint64_t SlabGeometry::granule_bytes(uint32_t size_class) const {
   if (size_class >= classes_.size()) return 0;
   const ClassGeometry& g = classes_[size_class];
   if (is_small(size_class)) return g.slab_size;
-  return (g.size + page_size_ - 1) & ~(page_size_ - 1);
+  return ((g.size + page_size_ - 1) & ~(page_size_ - 1)) + large_extent_pad_;
 }
 
 uint32_t SlabGeometry::RegionOf(uint64_t ptr, uint32_t size_class) const {

@@ -33,7 +33,8 @@ class SlabGeometry {
   uint64_t slab_size(uint32_t size_class) const;  // 0 for large classes.
   uint32_t nregs(uint32_t size_class) const;      // 0 for large classes.
   // Bytes a granule of this class occupies: the slab size for small
-  // classes; the class size rounded up to pages for large ones.
+  // classes; for large ones the class size rounded up to pages plus the
+  // header's large_extent_pad (jemalloc's cache-oblivious page).
   uint64_t granule_bytes(uint32_t size_class) const;
 
   // The granule address of `ptr` in `size_class`. For a small class, the
@@ -75,6 +76,7 @@ class SlabGeometry {
   std::vector<uint16_t> region_of_residue_;
   uint32_t nbins_ = 0;
   uint64_t page_size_ = 0;
+  uint64_t large_extent_pad_ = 0;
 };
 
 }  // namespace slabtrace

@@ -74,6 +74,24 @@ TEST(SlabGeometryTest, LargeClassesRoundDownToThePage) {
   EXPECT_EQ(geometry->granule_bytes(21), 20480u);
 }
 
+TEST(SlabGeometryTest, LargeGranulesIncludeTheCacheObliviousPage) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_large_extent_pad(4096);
+  const absl::StatusOr<SlabGeometry> geometry = SlabGeometry::Create(header);
+  ASSERT_TRUE(geometry.ok());
+  EXPECT_EQ(geometry->granule_bytes(36), 16384u + 4096u);
+  EXPECT_EQ(geometry->granule_bytes(21), 20480u);  // small: the slab only.
+  EXPECT_EQ(geometry->GranuleOf(0x7f0000001040, 36), 0x7f0000001000u);
+}
+
+TEST(SlabGeometryTest, RefusesALargeExtentPadThatIsNotWholePages) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_large_extent_pad(100);
+  EXPECT_FALSE(SlabGeometry::Create(header).ok());
+  header.set_large_extent_pad(uint64_t{1} << 40);
+  EXPECT_FALSE(SlabGeometry::Create(header).ok());
+}
+
 TEST(SlabGeometryTest, ClassForSize) {
   const absl::StatusOr<SlabGeometry> geometry =
       SlabGeometry::Create(JemallocTestHeader());

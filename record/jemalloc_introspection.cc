@@ -116,6 +116,11 @@ absl::Status ReadJemallocHeader(TraceHeader* header) {
   header->set_allocator("jemalloc");
   header->set_allocator_version(version != nullptr ? version : "");
   header->set_page_size(page);
+  // opt.cache_oblivious: every large extent gets one more page.
+  bool cache_oblivious = false;
+  if (Read("opt.cache_oblivious", &cache_oblivious).ok() && cache_oblivious) {
+    header->set_large_extent_pad(page);
+  }
   header->set_nbins(nbins);
   header->set_narenas(narenas);
   header->clear_size_classes();

@@ -53,6 +53,12 @@ TEST(JemallocIntrospectionTest, HeaderIsAcceptedBySlabGeometry) {
   EXPECT_GT(header.nbins(), 30u);
   EXPECT_EQ(header.tcache_ncached_max_size(), header.size_classes_size());
   EXPECT_TRUE(SlabGeometry::Create(header).ok());
+  bool cache_oblivious = false;
+  size_t size = sizeof(cache_oblivious);
+  ASSERT_EQ(mallctl("opt.cache_oblivious", &cache_oblivious, &size, nullptr, 0),
+            0);
+  EXPECT_EQ(header.large_extent_pad(),
+            cache_oblivious ? header.page_size() : 0u);
 }
 
 TEST(JemallocIntrospectionTest, ComputedSlabsMatchJemallocPerSlabCounts) {

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/testing/test_header.h"
 #include "replay/internal/test_trace.h"
 
 namespace slabtrace {
@@ -133,6 +134,25 @@ TEST_F(ReplayerTest, FreeingWholeSlabsDrainsThatShare) {
   // Without --by-class or --histogram, neither is filled.
   EXPECT_EQ(report.sweeps(1).classes_size(), 0);
   EXPECT_EQ(t.histogram_size(), 0);
+}
+
+TEST(ReplayerLargePadTest, LargeExtentsCountTheCacheObliviousPage) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_large_extent_pad(header.page_size());
+  const std::string path = TestPath("large_pad.slabtrace");
+  TestTrace trace(path, header);
+  const uint32_t large = trace.geometry().ClassForSize(20000);
+  const uint64_t class_size = trace.geometry().region_size(large);
+  trace.Alloc(kHeap + 0x40, large, 20000);
+  trace.Mark("one");
+  trace.Close();
+  absl::StatusOr<Report> report = ReplayFile(path, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  const Occupancy& one = report->sweeps(0).total();
+  EXPECT_EQ(one.pinned_extents(), 1u);
+  // 20480-byte class, already whole pages, plus jemalloc's extra page.
+  EXPECT_EQ(one.footprint_bytes(), class_size + header.page_size());
+  EXPECT_EQ(one.stranded_bytes(), static_cast<int64_t>(header.page_size()));
 }
 
 TEST_F(ReplayerTest, LargeAllocationsAreTheirOwnPageRoundedGranules) {

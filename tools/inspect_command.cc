@@ -63,6 +63,12 @@ void PrintHeader(const TraceReader& reader) {
               static_cast<unsigned long long>(h.time_resolution_ns()));
   std::printf("page size:   %llu\n",
               static_cast<unsigned long long>(h.page_size()));
+  if (h.large_extent_pad() != 0) {
+    std::printf(
+        "large pad:   %llu bytes per large extent "
+        "(jemalloc opt.cache_oblivious)\n",
+        static_cast<unsigned long long>(h.large_extent_pad()));
+  }
   std::printf("allocator:   %s %s (%u small classes of %d, %u arenas)\n",
               h.allocator().c_str(), h.allocator_version().c_str(), h.nbins(),
               h.size_classes_size(), h.narenas());

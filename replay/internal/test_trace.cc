@@ -12,7 +12,10 @@
 namespace slabtrace {
 
 TestTrace::TestTrace(const std::string& path)
-    : header_(JemallocTestHeader()), geometry_(*SlabGeometry::Create(header_)) {
+    : TestTrace(path, JemallocTestHeader()) {}
+
+TestTrace::TestTrace(const std::string& path, const TraceHeader& header)
+    : header_(header), geometry_(*SlabGeometry::Create(header_)) {
   absl::StatusOr<std::unique_ptr<TraceWriter>> writer =
       TraceWriter::Create(path, header_, {.events_per_chunk = 7});
   if (!writer.ok()) {

@@ -21,9 +21,10 @@ namespace slabtrace {
 
 class TestTrace {
  public:
-  // Creates `path` with JemallocTestHeader(); dies (test assertion style)
-  // on failure since every caller is a test.
+  // Creates `path` with `header` (JemallocTestHeader() by default); dies
+  // (test assertion style) on failure since every caller is a test.
   explicit TestTrace(const std::string& path);
+  TestTrace(const std::string& path, const TraceHeader& header);
 
   const SlabGeometry& geometry() const { return geometry_; }
   const TraceHeader& header() const { return header_; }
