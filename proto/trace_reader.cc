@@ -224,7 +224,27 @@ class TraceReader::Impl {
   uint64_t first_gap_offset_ = 0;
   uint64_t first_gap_expected_ = 0;
   uint64_t first_gap_seq_ = 0;
+  // Digest of (offset, first_seq, event_count) of every chunk read, in
+  // order, to check the trailer's chunk index in constant memory.
+  uint64_t chunk_index_digest_ = 0;
 };
+
+namespace {
+
+// One step of the chunk index digest (splitmix64's finaliser over each
+// field): order-sensitive, so a swapped or shifted entry changes it.
+uint64_t DigestChunk(uint64_t digest, uint64_t offset, uint64_t first_seq,
+                     uint64_t event_count) {
+  for (const uint64_t field : {offset, first_seq, event_count}) {
+    uint64_t z = digest ^ field;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    digest = z ^ (z >> 31);
+  }
+  return digest;
+}
+
+}  // namespace
 
 absl::Status TraceReader::Impl::CheckMagic() {
   const uint64_t size = source_->size();
@@ -436,6 +456,8 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
   if (!status.ok()) return Error(offset_, std::string(status.message()));
   chunk_offset_ = offset_;
   chunk_end_seq_ = first_seq + count;
+  chunk_index_digest_ =
+      DigestChunk(chunk_index_digest_, offset_, first_seq, count);
   return NextBatch(record);
 }
 
@@ -469,6 +491,25 @@ void TraceReader::Impl::Reconcile() {
   compare("events", t.event_count(), events_read_);
   compare("chunks", t.chunk_count(), chunks_read_);
   compare("markers", t.marker_count(), markers_read_);
+  // An empty index means the writer gave none; otherwise it must list
+  // exactly the chunks read.
+  if (t.chunks_size() != 0) {
+    uint64_t digest = 0;
+    for (const ChunkIndexEntry& entry : t.chunks()) {
+      digest = DigestChunk(digest, entry.offset(), entry.first_seq(),
+                           entry.event_count());
+    }
+    if (static_cast<uint64_t>(t.chunks_size()) != chunks_read_) {
+      Warn(at, absl::StrFormat("trailer's chunk index lists %s chunks, the "
+                               "file holds %s",
+                               WithCommas(t.chunks_size()),
+                               WithCommas(chunks_read_)));
+    } else if (digest != chunk_index_digest_) {
+      Warn(at,
+           "trailer's chunk index disagrees with the chunks read "
+           "(an offset, first sequence number or event count differs)");
+    }
+  }
   for (int k = 0; k < kNumEventKinds; ++k) {
     const std::string kind(EventKindName(static_cast<EventKind>(k)));
     const auto it = t.events_by_kind().find(kind);

@@ -431,6 +431,43 @@ TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
                                              "holds 1")));
 }
 
+// A trailer whose chunk index has the chunk at `first_seq`, for a file of
+// one 1-event chunk at seq 0.
+std::string FileWithChunkIndex(uint64_t first_seq) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string one_byte(1, '\0');
+  std::string bytes = HeaderFile(header);
+  const uint64_t chunk_offset = bytes.size();
+  bytes += ChunkRecord(std::vector<std::string>(6, one_byte), 1);
+  TraceTrailer trailer;
+  trailer.set_event_count(1);
+  trailer.set_chunk_count(1);
+  trailer.set_complete(true);
+  (*trailer.mutable_events_by_kind())["alloc"] = 1;
+  ChunkIndexEntry* entry = trailer.add_chunks();
+  entry->set_offset(chunk_offset);
+  entry->set_first_seq(first_seq);
+  entry->set_event_count(1);
+  const uint64_t trailer_offset = bytes.size();
+  bytes += Frame(format::kTrailerRecord, "", trailer.SerializeAsString());
+  uint8_t footer[8];
+  internal::PutLe64(footer, trailer_offset);
+  bytes.append(reinterpret_cast<char*>(footer), 8);
+  bytes += "SLABTEND";
+  return bytes;
+}
+
+TEST(TraceReaderErrorsTest, ChunkIndexIsCheckedEntryByEntry) {
+  auto good = *TraceReader::OpenBuffer("i.slabtrace", FileWithChunkIndex(0));
+  ASSERT_TRUE(ReadAllItems(good.get()).ok());
+  EXPECT_THAT(good->warnings(), testing::IsEmpty());
+  auto bad = *TraceReader::OpenBuffer("i.slabtrace", FileWithChunkIndex(1));
+  ASSERT_TRUE(ReadAllItems(bad.get()).ok());
+  EXPECT_THAT(bad->warnings(),
+              testing::ElementsAre(HasSubstr("chunk index disagrees")));
+}
+
 TEST(TraceReaderErrorsTest, UnparsableHeaderIsOneQuietError) {
   TraceHeader header = JemallocTestHeader();
   header.set_format_version(1);
