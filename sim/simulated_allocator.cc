@@ -45,6 +45,7 @@ SimulatedAllocator::SimulatedAllocator(const SimGeometry& geometry,
                                                   geometry.granule_bytes(c)));
   }
   counters_.resize(geometry.num_classes());
+  released_window_.resize(geometry.num_classes());
 }
 
 SimulatedAllocator::~SimulatedAllocator() = default;
@@ -75,7 +76,68 @@ bool SimulatedAllocator::Locate(uint64_t object_id, Location* location) const {
   return true;
 }
 
+uint64_t SimulatedAllocator::PrivateAddress(uint32_t size_class, uint32_t index,
+                                            uint64_t granule_bytes) {
+  return kPrivateBase | uint64_t{size_class} << 48 |
+         uint64_t{index} * granule_bytes;
+}
+
+int64_t SimulatedAllocator::PrivateIndex(uint32_t size_class, uint64_t address,
+                                         uint32_t slab) const {
+  // A function of (class, address) alone, so that a granule is kept in one
+  // place whoever asks: offsets below 2^48 that are a multiple of the
+  // granule (where PrivateAddress's OR is an addition, hence one-to-one).
+  if ((address & kPrivateBase) == 0) return -1;  // every recorded address.
+  const uint64_t granule = tables_[size_class]->granule_bytes();
+  const uint64_t base = PrivateAddress(size_class, 0, granule);
+  if (granule == 0 || address < base) return -1;
+  const uint64_t offset = address - base;
+  if (offset >= uint64_t{1} << 48) return -1;
+  // The common case, without a division: the slab's own private address.
+  uint64_t slab_offset;
+  if (!__builtin_mul_overflow(uint64_t{slab}, granule, &slab_offset) &&
+      slab_offset == offset) {
+    return slab;
+  }
+  if (offset % granule != 0 || offset / granule > UINT32_MAX) return -1;
+  return static_cast<int64_t>(offset / granule);
+}
+
+bool SimulatedAllocator::TakeReleased(uint32_t size_class, uint64_t address,
+                                      uint32_t slab) {
+  const int64_t index = PrivateIndex(size_class, address, slab);
+  bool released = false;
+  std::vector<uint64_t>& stamps = released_window_[size_class];
+  if (index >= 0 && static_cast<uint64_t>(index) < stamps.size() &&
+      stamps[index] == window_ + 1) {
+    stamps[index] = 0;
+    released = true;
+  }
+  // A private-looking address can also sit in the set (see MarkReleased).
+  if (index < 0 || !released_in_window_.empty()) {
+    released |= released_in_window_.erase({size_class, address}) > 0;
+  }
+  return released;
+}
+
+void SimulatedAllocator::MarkReleased(uint32_t size_class, uint64_t address,
+                                      uint32_t slab) {
+  const int64_t index = PrivateIndex(size_class, address, slab);
+  // Dense only for indices the table has used, so a corrupt recorded
+  // address that looks private cannot make the stamps huge.
+  if (index < 0 || index >= tables_[size_class]->index_limit()) {
+    released_in_window_.insert({size_class, address});
+    return;
+  }
+  std::vector<uint64_t>& stamps = released_window_[size_class];
+  if (static_cast<uint64_t>(index) >= stamps.size()) {
+    stamps.resize(tables_[size_class]->index_limit(), 0);
+  }
+  stamps[index] = window_ + 1;
+}
+
 void SimulatedAllocator::OpenWindow() {
+  ++window_;  // forgets every stamp of the previous window.
   released_in_window_.clear();
   for (size_t c = 0; c < tables_.size(); ++c) {
     counters_[c].held = tables_[c]->live_slabs();
@@ -144,8 +206,7 @@ absl::Status SimulatedAllocator::Resize(const ObjectEvent& event) {
   // A large extent resized in place is the same granule under a new class
   // (as the replay's Reclass has it): it moves its "held in this window"
   // to the new class instead of counting as one drained and one new.
-  if (old_large &&
-      released_in_window_.erase({old.size_class, old_address}) > 0) {
+  if (old_large && TakeReleased(old.size_class, old_address, old.slab)) {
     --counters_[old.size_class].held;
   }
   absl::StatusOr<Placement> placement = AcquireRegion(event, c);
@@ -179,10 +240,9 @@ uint32_t SimulatedAllocator::CreateSlab(SlabTable& table, uint64_t address) {
   const uint32_t slab = table.Create(address, next_serial_++);
   const uint32_t c = table.size_class();
   if (address == 0) {
-    table.slabs_[slab].address = kPrivateBase | uint64_t{c} << 48 |
-                                 uint64_t{slab} * table.granule_bytes();
+    table.slabs_[slab].address = PrivateAddress(c, slab, table.granule_bytes());
   }
-  if (released_in_window_.erase({c, table.address(slab)}) == 0) {
+  if (!TakeReleased(c, table.address(slab), slab)) {
     ++counters_[c].held;
   }
   footprint_bytes_ += table.granule_bytes();
@@ -242,8 +302,8 @@ void SimulatedAllocator::ReleaseRegion(const ObjectEvent* event,
     return;
   }
   if (small) policy_->OnSlabReleased(table, placement.slab);
-  released_in_window_.insert(
-      {placement.size_class, table.address(placement.slab)});
+  MarkReleased(placement.size_class, table.address(placement.slab),
+               placement.slab);
   footprint_bytes_ -= table.granule_bytes();
   table.Release(placement.slab);
 }

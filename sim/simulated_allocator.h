@@ -69,10 +69,10 @@ class SimulatedAllocator {
   // the event's seq.
   absl::Status Apply(const ObjectEvent& event);
 
-  // A hint that `event` will be applied soon (see ObjectTable::Prefetch).
+  // A hint that `event` will be applied soon (see ObjectTable::Prefetch):
+  // allocations, frees and resizes all touch the object's slot.
   void Prefetch(const ObjectEvent& event) const {
-    if (event.kind == ObjectEvent::Kind::kFree ||
-        event.kind == ObjectEvent::Kind::kResize) {
+    if (event.kind != ObjectEvent::Kind::kMarker) {
       objects_.Prefetch(event.object_id);
     }
   }
@@ -154,7 +154,23 @@ class SimulatedAllocator {
   std::vector<std::unique_ptr<SlabTable>> tables_;
   std::vector<ClassCounters> counters_;
   sim_internal::ObjectTable objects_;  // id -> Pack().
-  // (class, address) of granules released since the window opened.
+  // Granules released since the window opened. Addresses the allocator
+  // assigned map one-to-one to a slab index of their class
+  // (PrivateIndex), so they are kept densely: released_window_[c][index]
+  // is the window (window_ + 1) in which (c, address) was last released.
+  // Every other (class, address) goes to the hash set, which is cleared
+  // when a window opens.
+  // `slab` is the index the granule has (had) at `address`: a hint that
+  // spares a division when the address is that slab's private one.
+  bool TakeReleased(uint32_t size_class, uint64_t address, uint32_t slab);
+  void MarkReleased(uint32_t size_class, uint64_t address, uint32_t slab);
+  static uint64_t PrivateAddress(uint32_t size_class, uint32_t index,
+                                 uint64_t granule_bytes);
+  // The index whose PrivateAddress is `address`, or -1.
+  int64_t PrivateIndex(uint32_t size_class, uint64_t address,
+                       uint32_t slab) const;
+  uint64_t window_ = 0;
+  std::vector<std::vector<uint64_t>> released_window_;  // [class][index].
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> released_in_window_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<ThreadCache>> caches_;
   uint64_t next_object_id_ = 0;

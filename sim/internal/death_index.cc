@@ -1,5 +1,7 @@
 #include "sim/internal/death_index.h"
 
+#include <cstddef>
+
 #include "absl/strings/str_cat.h"
 #include "sim/internal/object_table.h"
 
@@ -12,11 +14,33 @@ absl::StatusOr<DeathIndex> DeathIndex::Build(ObjectStream& stream) {
   // kResizedBit set once it changed class in place.
   constexpr uint64_t kResizedBit = uint64_t{1} << 63;
   ObjectTable live;
-  ObjectEvent event;
+  // The stream is read kLookahead events ahead and each event's table slot
+  // prefetched, so the cache misses of the random frees overlap. A read
+  // error is returned once the events before it are applied, as without
+  // the read-ahead (their own errors come first).
+  constexpr size_t kLookahead = 16;
+  ObjectEvent ring[kLookahead];
+  size_t head = 0, buffered = 0;
+  absl::Status read_error;
+  bool at_end = false;
   while (true) {
-    absl::StatusOr<bool> more = stream.Next(&event);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
+    while (!at_end && buffered < kLookahead) {
+      ObjectEvent& slot = ring[(head + buffered) % kLookahead];
+      absl::StatusOr<bool> more = stream.Next(&slot);
+      if (!more.ok()) read_error = more.status();
+      if (!more.ok() || !*more) {
+        at_end = true;
+        break;
+      }
+      if (slot.kind != ObjectEvent::Kind::kMarker) {
+        live.Prefetch(slot.object_id);
+      }
+      ++buffered;
+    }
+    if (buffered == 0) break;
+    const ObjectEvent& event = ring[head];
+    head = (head + 1) % kLookahead;
+    --buffered;
     switch (event.kind) {
       case ObjectEvent::Kind::kAlloc:
         live.Insert(event.object_id, index.distance_.size());
@@ -53,17 +77,9 @@ absl::StatusOr<DeathIndex> DeathIndex::Build(ObjectStream& stream) {
         break;
     }
   }
+  if (!read_error.ok()) return read_error;
   index.distance_.shrink_to_fit();
   return index;
-}
-
-uint64_t DeathIndex::DeathOfAllocation(uint64_t ordinal,
-                                       uint64_t alloc_seq) const {
-  if (ordinal >= distance_.size()) return kNever;
-  const uint32_t distance = distance_[ordinal];
-  if (distance == kNeverDistance) return kNever;
-  if (distance == kFarDistance) return far_.at(ordinal);
-  return alloc_seq + distance;
 }
 
 uint64_t DeathIndex::DeathOfResized(uint64_t object_id) const {

@@ -30,7 +30,14 @@ class DeathIndex {
 
   // The free seq of the `ordinal`-th allocation (0-based, stream order),
   // which happened at `alloc_seq`.
-  uint64_t DeathOfAllocation(uint64_t ordinal, uint64_t alloc_seq) const;
+  // Inline: the oracle asks once per allocation.
+  uint64_t DeathOfAllocation(uint64_t ordinal, uint64_t alloc_seq) const {
+    if (ordinal >= distance_.size()) return kNever;
+    const uint32_t distance = distance_[ordinal];
+    if (distance == kNeverDistance) return kNever;
+    if (distance == kFarDistance) return far_.at(ordinal);
+    return alloc_seq + distance;
+  }
   // For objects that resized across classes: their free seq, or kNever.
   uint64_t DeathOfResized(uint64_t object_id) const;
 

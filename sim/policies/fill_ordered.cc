@@ -1,16 +1,17 @@
 // best-fit (fullest non-full slab first, as TCMalloc prioritises spans) and
 // worst-fit (emptiest non-full slab first). Ties go to the lowest address.
-// Partial slabs sit in one bucket per fill count (an IndexSet: lowest index
-// is lowest address, as the allocator assigns the addresses), with a bitmap
-// of non-empty buckets, so a choice costs two bitmap scans and a fill change
-// two bit flips.
+// Partial slabs sit in one bucket per fill count (a bitmap of slab indices:
+// lowest index is lowest address, as the allocator assigns the addresses),
+// with a bitmap of non-empty buckets, so a choice costs two bitmap scans and
+// a fill change two bit flips.
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "sim/internal/address_ordered_set.h"
-#include "sim/internal/index_set.h"
 #include "sim/policy_registry.h"
 
 namespace slabtrace {
@@ -18,22 +19,46 @@ namespace {
 
 using sim_internal::Partial;
 
+// The partial slabs of one class by fill. Stored transposed, word-major:
+// bits_[w * fills_ + f] holds slabs 64w..64w+63 of fill f, so the move of a
+// slab from fill f to f +- 1 (every allocation and free) touches one cache
+// line of bits and one of the summary instead of two separately allocated
+// bitmaps. summary_[s * fills_ + f] has bit w % 64 set when word
+// w = 64s + (w % 64) of fill f is non-zero; nonempty_ marks fills with any
+// slab.
 class FillBuckets {
  public:
   void Insert(const SlabTable& slabs, uint32_t slab, uint32_t fill) {
-    Grow(slabs.capacity());
-    buckets_[fill].Insert(slab);
-    nonempty_[fill / 64] |= uint64_t{1} << (fill % 64);
+    if (fills_ == 0) Init(slabs.capacity());
+    const uint32_t w = slab / 64;
+    if (w >= words_) Grow(w + 1);
+    uint64_t& word = bits_[size_t{w} * fills_ + fill];
+    const uint64_t bit = uint64_t{1} << (slab % 64);
+    if (word & bit) return;
+    word |= bit;
+    summary_[size_t{w / 64} * fills_ + fill] |= uint64_t{1} << (w % 64);
+    if (count_[fill]++ == 0) {
+      nonempty_[fill / 64] |= uint64_t{1} << (fill % 64);
+    }
   }
   void Erase(const SlabTable& slabs, uint32_t slab, uint32_t fill) {
-    auto& bucket = buckets_[fill];
-    bucket.Erase(slab);
-    if (bucket.empty()) nonempty_[fill / 64] &= ~(uint64_t{1} << (fill % 64));
+    const uint32_t w = slab / 64;
+    if (w >= words_) return;
+    uint64_t& word = bits_[size_t{w} * fills_ + fill];
+    const uint64_t bit = uint64_t{1} << (slab % 64);
+    if ((word & bit) == 0) return;
+    word &= ~bit;
+    if (word == 0) {
+      summary_[size_t{w / 64} * fills_ + fill] &= ~(uint64_t{1} << (w % 64));
+    }
+    if (--count_[fill] == 0) {
+      nonempty_[fill / 64] &= ~(uint64_t{1} << (fill % 64));
+    }
   }
   uint32_t Fullest() const {
     for (size_t w = nonempty_.size(); w-- > 0;) {
       if (nonempty_[w] != 0) {
-        return buckets_[w * 64 + 63 - __builtin_clzll(nonempty_[w])].First();
+        return Lowest(w * 64 + 63 - __builtin_clzll(nonempty_[w]));
       }
     }
     return SlabChoice::kNewSlab;
@@ -41,19 +66,40 @@ class FillBuckets {
   uint32_t Emptiest() const {
     for (size_t w = 0; w < nonempty_.size(); ++w) {
       if (nonempty_[w] != 0) {
-        return buckets_[w * 64 + __builtin_ctzll(nonempty_[w])].First();
+        return Lowest(w * 64 + __builtin_ctzll(nonempty_[w]));
       }
     }
     return SlabChoice::kNewSlab;
   }
 
  private:
-  void Grow(uint32_t capacity) {
-    if (!buckets_.empty()) return;
-    buckets_.resize(capacity);
-    nonempty_.resize(capacity / 64 + 1);
+  void Init(uint32_t capacity) {
+    fills_ = capacity;
+    count_.assign(capacity, 0);
+    nonempty_.assign(capacity / 64 + 1, 0);
   }
-  std::vector<sim_internal::IndexSet> buckets_;
+  void Grow(uint32_t min_words) {
+    // Word-major: more words append rows, existing ones stay in place.
+    words_ = std::max(min_words, words_ * 2);
+    bits_.resize(size_t{words_} * fills_, 0);
+    summary_.resize(size_t{(words_ + 63) / 64} * fills_, 0);
+  }
+  // The lowest slab of a non-empty fill.
+  uint32_t Lowest(size_t fill) const {
+    for (size_t s = 0;; ++s) {
+      const uint64_t summary = summary_[s * fills_ + fill];
+      if (summary == 0) continue;
+      const size_t w = s * 64 + __builtin_ctzll(summary);
+      return static_cast<uint32_t>(w * 64 +
+                                   __builtin_ctzll(bits_[w * fills_ + fill]));
+    }
+  }
+
+  uint32_t fills_ = 0;  // slab capacity: fills 0..capacity-1.
+  uint32_t words_ = 0;  // 64-slab words per fill.
+  std::vector<uint64_t> bits_;
+  std::vector<uint64_t> summary_;
+  std::vector<uint32_t> count_;  // slabs per fill.
   std::vector<uint64_t> nonempty_;
 };
 
