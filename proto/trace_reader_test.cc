@@ -459,10 +459,13 @@ std::string FileWithChunkIndex(uint64_t first_seq) {
 }
 
 TEST(TraceReaderErrorsTest, ChunkIndexIsCheckedEntryByEntry) {
-  auto good = *TraceReader::OpenBuffer("i.slabtrace", FileWithChunkIndex(0));
+  // OpenBuffer reads the bytes in place: they must outlive the reader.
+  const std::string good_bytes = FileWithChunkIndex(0);
+  auto good = *TraceReader::OpenBuffer("i.slabtrace", good_bytes);
   ASSERT_TRUE(ReadAllItems(good.get()).ok());
   EXPECT_THAT(good->warnings(), testing::IsEmpty());
-  auto bad = *TraceReader::OpenBuffer("i.slabtrace", FileWithChunkIndex(1));
+  const std::string bad_bytes = FileWithChunkIndex(1);
+  auto bad = *TraceReader::OpenBuffer("i.slabtrace", bad_bytes);
   ASSERT_TRUE(ReadAllItems(bad.get()).ok());
   EXPECT_THAT(bad->warnings(),
               testing::ElementsAre(HasSubstr("chunk index disagrees")));
