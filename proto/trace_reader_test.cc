@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -407,48 +408,18 @@ TEST(TraceReaderErrorsTest, MissingTrailerWarningCountsChunksAndEvents) {
   EXPECT_FALSE(reader->trailer().has_value());
 }
 
-TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
+// A complete file: header, one 1-event chunk at seq 0, then `trailer` and
+// the footer. `fill` edits the trailer once the chunk's offset is known.
+std::string OneChunkFileWithTrailer(
+    TraceTrailer trailer,
+    const std::function<void(uint64_t chunk_offset, TraceTrailer*)>& fill =
+        nullptr) {
   TraceHeader header = JemallocTestHeader();
   header.set_format_version(1);
-  const std::string one_byte(1, '\0');
-  std::string bytes = HeaderFile(header) +
-                      ChunkRecord(std::vector<std::string>(6, one_byte), 1);
-  TraceTrailer trailer;
-  trailer.set_event_count(7);
-  trailer.set_chunk_count(1);
-  trailer.set_complete(true);
-  (*trailer.mutable_events_by_kind())["alloc"] = 1;
-  const uint64_t trailer_offset = bytes.size();
-  bytes += Frame(format::kTrailerRecord, "", trailer.SerializeAsString());
-  uint8_t footer[8];
-  internal::PutLe64(footer, trailer_offset);
-  bytes.append(reinterpret_cast<char*>(footer), 8);
-  bytes += "SLABTEND";
-  auto reader = *TraceReader::OpenBuffer("d.slabtrace", bytes);
-  ASSERT_TRUE(ReadAllItems(reader.get()).ok());
-  EXPECT_THAT(reader->warnings(),
-              testing::ElementsAre(HasSubstr("trailer says events 7, the file "
-                                             "holds 1")));
-}
-
-// A trailer whose chunk index has the chunk at `first_seq`, for a file of
-// one 1-event chunk at seq 0.
-std::string FileWithChunkIndex(uint64_t first_seq) {
-  TraceHeader header = JemallocTestHeader();
-  header.set_format_version(1);
-  const std::string one_byte(1, '\0');
   std::string bytes = HeaderFile(header);
   const uint64_t chunk_offset = bytes.size();
-  bytes += ChunkRecord(std::vector<std::string>(6, one_byte), 1);
-  TraceTrailer trailer;
-  trailer.set_event_count(1);
-  trailer.set_chunk_count(1);
-  trailer.set_complete(true);
-  (*trailer.mutable_events_by_kind())["alloc"] = 1;
-  ChunkIndexEntry* entry = trailer.add_chunks();
-  entry->set_offset(chunk_offset);
-  entry->set_first_seq(first_seq);
-  entry->set_event_count(1);
+  bytes += ChunkRecord(std::vector<std::string>(6, std::string(1, '\0')), 1);
+  if (fill) fill(chunk_offset, &trailer);
   const uint64_t trailer_offset = bytes.size();
   bytes += Frame(format::kTrailerRecord, "", trailer.SerializeAsString());
   uint8_t footer[8];
@@ -456,6 +427,37 @@ std::string FileWithChunkIndex(uint64_t first_seq) {
   bytes.append(reinterpret_cast<char*>(footer), 8);
   bytes += "SLABTEND";
   return bytes;
+}
+
+// What the writer would say of that one-event file, but `event_count`.
+TraceTrailer OneEventTrailer(uint64_t event_count) {
+  TraceTrailer trailer;
+  trailer.set_event_count(event_count);
+  trailer.set_chunk_count(1);
+  trailer.set_complete(true);
+  (*trailer.mutable_events_by_kind())["alloc"] = 1;
+  return trailer;
+}
+
+TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
+  const std::string bytes = OneChunkFileWithTrailer(OneEventTrailer(7));
+  auto reader = *TraceReader::OpenBuffer("d.slabtrace", bytes);
+  ASSERT_TRUE(ReadAllItems(reader.get()).ok());
+  EXPECT_THAT(reader->warnings(),
+              testing::ElementsAre(HasSubstr("trailer says events 7, the file "
+                                             "holds 1")));
+}
+
+// The one-event file whose trailer's chunk index puts its chunk at
+// `first_seq` (it is at 0).
+std::string FileWithChunkIndex(uint64_t first_seq) {
+  return OneChunkFileWithTrailer(
+      OneEventTrailer(1), [first_seq](uint64_t offset, TraceTrailer* trailer) {
+        ChunkIndexEntry* entry = trailer->add_chunks();
+        entry->set_offset(offset);
+        entry->set_first_seq(first_seq);
+        entry->set_event_count(1);
+      });
 }
 
 TEST(TraceReaderErrorsTest, ChunkIndexIsCheckedEntryByEntry) {

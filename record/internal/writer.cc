@@ -445,12 +445,11 @@ Event& RecordingWriter::NextEvent(uint64_t time_ns) {
 }
 
 void RecordingWriter::Emit(const Event& event) {
-  Event& next = NextEvent(event.time_ns);
-  const uint64_t seq = next.seq;
-  const uint64_t time_ns = next.time_ns;
-  next = event;
-  next.seq = seq;
-  next.time_ns = time_ns;
+  Event copy = event;
+  Event& next = NextEvent(event.time_ns);  // sets seq and time only.
+  copy.seq = next.seq;
+  copy.time_ns = next.time_ns;
+  next = copy;
 }
 
 void RecordingWriter::EmitSlot(const Slot& slot, EventKind kind) {
