@@ -42,14 +42,20 @@ std::vector<ExpectedEvent> ParseExpected(const std::string& text) {
   return expected;
 }
 
-TEST(HooksTest, ProgramWithItsOwnJemallocIsRecordedThroughHooks) {
-  const std::string dir = TestDirectory("static_jemalloc");
+// The same known calls through a program's own jemalloc, exported with
+// its public names (as a static link with -rdynamic gives) or with the je_
+// prefix that upstream Redis's copy has (where the program's plain malloc
+// is libc's and the preloaded interposer must stay out of the way).
+class OwnJemallocTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(OwnJemallocTest, ProgramWithItsOwnJemallocIsRecordedThroughHooks) {
+  const std::string program = GetParam();
+  const std::string dir = TestDirectory(program);
   const std::string trace_path = dir + "/static.slabtrace";
   const std::string expected_path = dir + "/expected.txt";
   absl::StatusOr<int> code = RunProcess(
       {RunfilePath("record/testing/record_driver"), "record", "-o", trace_path,
-       "--", RunfilePath("record/testing/static_jemalloc_calls"),
-       expected_path},
+       "--", RunfilePath("record/testing/" + program), expected_path},
       absl::Seconds(60), {dir + "/console.txt"});
   ASSERT_TRUE(code.ok()) << code.status();
   ASSERT_EQ(*code, 0) << ReadFileOrEmpty(dir + "/console.txt");
@@ -95,6 +101,10 @@ TEST(HooksTest, ProgramWithItsOwnJemallocIsRecordedThroughHooks) {
   }
   EXPECT_GT(live_regions, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(HooksTest, OwnJemallocTest,
+                         testing::Values("static_jemalloc_calls",
+                                         "je_prefixed_jemalloc_calls"));
 
 TEST(HooksTest, ForcedHooksOnTheSharedJemallocKeepCallsAndEventsInStep) {
   const std::string dir = TestDirectory("forced_hooks");

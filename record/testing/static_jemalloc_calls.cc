@@ -9,8 +9,18 @@
 // buffer so that nothing else allocates in between.
 
 #include <fcntl.h>
-#include <jemalloc/jemalloc.h>
 #include <unistd.h>
+
+// Built with SLABTRACE_JE_PREFIX, the program calls je_malloc, je_free, ...
+// of a copy whose public API carries that prefix (upstream Redis's build):
+// its plain malloc is then libc's, and only the hooks see the je_ calls.
+#if defined(SLABTRACE_JE_PREFIX)
+#define JEMALLOC_NO_RENAME
+#define JE(name) je_##name
+#else
+#define JE(name) name
+#endif
+#include <jemalloc/jemalloc.h>
 
 #include <cstdarg>
 #include <cstdint>
@@ -40,48 +50,50 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: static_jemalloc_calls EXPECTATIONS_FILE\n");
     return 2;
   }
-  void* sentinel = malloc(11111);
+  void* sentinel = JE(malloc)(11111);
   Line("alloc malloc %ju 11111\n", P(sentinel));
-  void* a = malloc(100);
+  void* a = JE(malloc)(100);
   Line("alloc malloc %ju 100\n", P(a));
-  void* b = calloc(3, 50);
+  void* b = JE(calloc)(3, 50);
   Line("alloc calloc %ju 150\n", P(b));
-  void* c = realloc(a, 5000);  // another size class: the block moves.
+  void* c = JE(realloc)(a, 5000);  // another size class: the block moves.
   Line("alloc realloc %ju 5000\n", P(c));
   Line("free realloc %ju 0\n", P(a));
-  void* d = mallocx(300, 0);
+  void* d = JE(mallocx)(300, 0);
   Line("alloc mallocx %ju 300\n", P(d));
-  void* d2 = rallocx(d, 310, 0);  // the same 320-byte class: in place.
+  void* d2 = JE(rallocx)(d, 310, 0);  // the same 320-byte class: in place.
   if (d2 == d) {
     Line("resize rallocx %ju 310\n", P(d2));
   } else {
     Line("alloc rallocx %ju 310\n", P(d2));
     Line("free rallocx %ju 0\n", P(d));
   }
-  sdallocx(d2, 310, 0);
+  JE(sdallocx)(d2, 310, 0);
   Line("free sdallocx %ju 310\n", P(d2));
   void* e = nullptr;
-  if (posix_memalign(&e, 64, 200) != 0) return 1;
+  if (JE(posix_memalign)(&e, 64, 200) != 0) return 1;
   Line("alloc posix_memalign %ju 200\n", P(e));
-  free(b);
+  JE(free)(b);
   Line("free free %ju 0\n", P(b));
-  free(c);
+  JE(free)(c);
   Line("free free %ju 0\n", P(c));
-  free(e);
+  JE(free)(e);
   Line("free free %ju 0\n", P(e));
-  void* f = realloc(nullptr, 77);
-  // jemalloc's hooks report realloc(NULL, n) as the malloc it amounts to.
-  Line("alloc malloc %ju 77\n", P(f));
-  void* g = mallocx(4000, 0);
+  // Through a volatile null: GCC turns a literal realloc(NULL, n) into
+  // malloc(n) and the call would never reach realloc.
+  void* volatile null_block = nullptr;
+  void* f = JE(realloc)(null_block, 77);
+  Line("alloc realloc %ju 77\n", P(f));
+  void* g = JE(mallocx)(4000, 0);
   Line("alloc mallocx %ju 4000\n", P(g));
-  dallocx(g, 0);
+  JE(dallocx)(g, 0);
   Line("free dallocx %ju 0\n", P(g));
-  free(sentinel);
+  JE(free)(sentinel);
   Line("free free %ju 0\n", P(sentinel));
-  void* last = malloc(11111);
+  void* last = JE(malloc)(11111);
   Line("alloc malloc %ju 11111\n", P(last));
-  free(f);
-  free(last);
+  JE(free)(f);
+  JE(free)(last);
 
   const int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return 1;
