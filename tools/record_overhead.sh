@@ -20,12 +20,12 @@ for tool in redis-server redis-cli redis-benchmark python3; do
 done
 
 if [ -z "${SLABTRACE:-}" ]; then
-  if bazel build //tools:slabtrace >/dev/null 2>&1; then
-    SLABTRACE="$(bazel info bazel-bin 2>/dev/null)/tools/slabtrace"
+  if bazel build -c opt //tools:slabtrace >/dev/null 2>&1; then
+    SLABTRACE="$(bazel info -c opt bazel-bin 2>/dev/null)/tools/slabtrace"
   else
     # The record subcommand alone, if another part of the tool is broken.
-    bazel build //record/testing:record_driver >/dev/null
-    SLABTRACE="$(bazel info bazel-bin 2>/dev/null)/record/testing/record_driver"
+    bazel build -c opt //record/testing:record_driver >/dev/null
+    SLABTRACE="$(bazel info -c opt bazel-bin 2>/dev/null)/record/testing/record_driver"
   fi
 fi
 work=$(mktemp -d /tmp/record_overhead.XXXXXX)
@@ -65,19 +65,34 @@ stop_server() {
   server_pid=""
 }
 
-# CPU seconds of the recorder's writer thread ("slabtrace-write") in the
-# recorded server, 0 for a plain one: the recorder's cost that does not show
-# in the server's own thread.
-writer_cpu_seconds() {
-  local pid ticks=0
+# CPU clock ticks used so far by the server: "SERVER WRITER", where WRITER
+# is the recorder's writer thread ("slabtrace-write", 0 in a plain server)
+# and SERVER every other thread. CPU per request is steadier than
+# throughput on a shared machine: it does not count time spent waiting for
+# a core.
+server_ticks() {
+  local pid server=0 writer=0 ticks
   pid=$(pgrep -P "$server_pid" redis-server 2>/dev/null | head -1)
   [ -n "$pid" ] || pid=$server_pid
   for task in /proc/"$pid"/task/*; do
+    ticks=$(awk '{print $14 + $15}' "$task/stat" 2>/dev/null) || continue
     if [ "$(cat "$task/comm" 2>/dev/null)" = slabtrace-write ]; then
-      ticks=$(awk '{print $14 + $15}' "$task/stat")
+      writer=$((writer + ticks))
+    else
+      server=$((server + ticks))
     fi
   done
-  python3 -c "print($ticks / $(getconf CLK_TCK))"
+  echo "$server $writer"
+}
+
+# per_request T0 T1: microseconds of CPU per request between two
+# server_ticks readings, "SERVER WRITER".
+per_request() {
+  python3 -c "
+import sys
+a = [int(x) for x in '$1'.split()]; b = [int(x) for x in '$2'.split()]
+scale = 1e6 / $(getconf CLK_TCK) / (2 * $requests)
+print(f'{(b[0] - a[0]) * scale:.3f} {(b[1] - a[1]) * scale:.3f}')"
 }
 
 # bench PORT PIPELINE -> "set_rps get_rps"
@@ -97,20 +112,25 @@ for round in $(seq "$rounds"); do
   for mode in $order; do
     port=$(free_port)
     start_server "$mode" "$port"
+    t0=$(server_ticks)
     read -r set1 get1 < <(bench "$port" 1)
+    t1=$(server_ticks)
     read -r set16 get16 < <(bench "$port" 16)
-    writer_cpu=$(writer_cpu_seconds)
+    t2=$(server_ticks)
+    read -r cpu1 writer1 < <(per_request "$t0" "$t1")
+    read -r cpu16 writer16 < <(per_request "$t1" "$t2")
     stop_server "$port"
-    bpe=""
+    bpe=0
     if [ "$mode" = recorded ]; then
       bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$work/summary.txt" | head -1)
       events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$work/summary.txt" | head -1)
+      writer_ticks=$(( $(echo "$t2" | cut -d' ' -f2) ))
       echo "round $round recorded: $events events, $bpe bytes/event," \
-        "writer thread $writer_cpu s CPU" \
-        "($(python3 -c "print(f'{$writer_cpu * 1e9 / max($events, 1):.1f}')") ns/event)" >&2
+        "writer thread $(python3 -c "print(f'{$writer_ticks * 1e9 / $(getconf CLK_TCK) / max($events, 1):.1f}')") ns/event" >&2
     fi
-    echo "$round $mode $set1 $get1 $set16 $get16 $bpe" >>"$results"
-    echo "round $round $mode: SET $set1 GET $get1 | -P 16: SET $set16 GET $get16" >&2
+    echo "$round $mode $set1 $get1 $set16 $get16 $bpe $cpu1 $writer1 $cpu16 $writer16" >>"$results"
+    echo "round $round $mode: SET $set1 GET $get1 | -P 16: SET $set16 GET $get16" \
+      "| CPU us/request: server $cpu1, writer $writer1 | -P 16: server $cpu16, writer $writer16" >&2
   done
 done
 
@@ -133,7 +153,14 @@ for i, name in enumerate(names):
     med = statistics.median(rs)
     ok &= med >= target
     print(f"{name:<11} {med:.3f} (target >= {target})  " + " ".join(f"{x:.3f}" for x in rs))
-bpe = [float(r[6]) for r in by["recorded"] if len(r) > 6]
+print("CPU per request (us, medians; SET and GET together), plain -> recorded:")
+for label, col in (("no pipeline", 7), ("-P 16", 9)):
+    plain = statistics.median(float(r[col]) for r in by["plain"])
+    rec = statistics.median(float(r[col]) for r in by["recorded"])
+    writer = statistics.median(float(r[col + 1]) for r in by["recorded"])
+    print(f"{label:<11} server threads {plain:.3f} -> {rec:.3f} ({rec / plain:.3f}x),"
+          f" plus the writer thread {writer:.3f}")
+bpe = [float(r[6]) for r in by["recorded"]]
 if bpe:
     med = statistics.median(bpe)
     ok &= med <= 2.0
