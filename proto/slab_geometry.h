@@ -56,6 +56,24 @@ class SlabGeometry {
   }
   // The region index of `ptr` within its slab (small classes), or 0.
   uint32_t RegionOf(uint64_t ptr, uint32_t size_class) const;
+  // For a small class: whether `ptr` starts a region of `size_class` in a
+  // slab at or above address 0, and if so that slab's base and the region
+  // index (GranuleOf and RegionOf in one step, without GranuleOf's 0 that
+  // can be an answer or a refusal). False for large classes.
+  bool LocateRegion(uint64_t ptr, uint32_t size_class, uint64_t* slab,
+                    uint32_t* region) const {
+    if (size_class >= nbins_) return false;
+    const ClassGeometry& g = classes_[size_class];
+    const uint64_t residue = ptr & (page_size_ - 1);
+    if ((residue & ((uint64_t{1} << g.gcd_shift) - 1)) != 0) return false;
+    const uint32_t k =
+        region_of_residue_[g.region_table + (residue >> g.gcd_shift)];
+    const uint64_t offset = uint64_t{k} * g.size;
+    if (ptr < offset) return false;
+    *slab = ptr - offset;
+    *region = k;
+    return true;
+  }
 
   // The smallest class whose size is >= `size`, or num_classes() if none.
   uint32_t ClassForSize(uint64_t size) const;

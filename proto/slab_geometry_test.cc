@@ -52,6 +52,36 @@ TEST(SlabGeometryTest, EveryRegionMapsBackToItsSlab) {
   }
 }
 
+TEST(SlabGeometryTest, LocateRegionAgreesWithGranuleOfAndRegionOf) {
+  const absl::StatusOr<SlabGeometry> geometry =
+      SlabGeometry::Create(JemallocTestHeader());
+  ASSERT_TRUE(geometry.ok());
+  for (uint32_t c = 0; c < static_cast<uint32_t>(geometry->nbins()); ++c) {
+    const uint64_t size = geometry->region_size(c);
+    for (uint64_t base : {uint64_t{0}, uint64_t{0x7f0000000000} + 4096}) {
+      for (uint32_t k = 0; k < geometry->nregs(c); ++k) {
+        uint64_t slab = 1;
+        uint32_t region = 1;
+        const uint64_t ptr = base + uint64_t{k} * size;
+        ASSERT_TRUE(geometry->LocateRegion(ptr, c, &slab, &region))
+            << "class " << c << " region " << k;
+        ASSERT_EQ(slab, base);
+        ASSERT_EQ(region, k);
+        // One byte in: no region starts there.
+        ASSERT_FALSE(geometry->LocateRegion(ptr + 1, c, &slab, &region));
+      }
+    }
+  }
+  uint64_t slab;
+  uint32_t region;
+  // Address 1024 is region 4 of a 1280-byte slab (4 * 1280 = 5120 = 4096 +
+  // 1024), which would have to start below address 0.
+  EXPECT_FALSE(geometry->LocateRegion(1024, 21, &slab, &region));
+  EXPECT_EQ(geometry->GranuleOf(1024, 21), 0u);
+  EXPECT_FALSE(geometry->LocateRegion(0x7f0000000000, 36, &slab, &region));
+  EXPECT_FALSE(geometry->LocateRegion(0x7f0000000000, 9999, &slab, &region));
+}
+
 TEST(SlabGeometryTest, MisalignedPointersGiveZero) {
   const absl::StatusOr<SlabGeometry> geometry =
       SlabGeometry::Create(JemallocTestHeader());

@@ -46,8 +46,15 @@ inline constexpr size_t kCrcBytes = 4;
 
 // Chunk flags.
 // Every pointer of the chunk is 8-aligned; pointer deltas are stored / 8.
+// Only without kChunkRefCoding.
 inline constexpr uint32_t kChunkPointersDiv8 = 1u << 0;
-inline constexpr uint32_t kKnownChunkFlags = kChunkPointersDiv8;
+// The chunk uses the reference coding (RefColumn below) instead of the six
+// Columns: pointers as slab-region indices, frees and allocations as
+// references to recent allocations and frees. The writer sets it on every
+// chunk whose small-class pointers all start a region of their class.
+inline constexpr uint32_t kChunkRefCoding = 1u << 1;
+inline constexpr uint32_t kKnownChunkFlags =
+    kChunkPointersDiv8 | kChunkRefCoding;
 
 // Columns of a chunk's uncompressed payload, in this order, each prefixed
 // by its byte length as u32.
@@ -63,6 +70,34 @@ enum Column : int {
   kSizeClassColumn,    // varint size class.
   kNumColumns,
 };
+// Columns of a chunk with kChunkRefCoding, in this order, each prefixed by
+// its byte length as u32. "Alloc" columns hold the values of kAlloc and
+// kResize events, "free" columns those of kFree events (each column then
+// holds one kind of value, which zstd's entropy coder rewards).
+enum RefColumn : int {
+  kRefKindApiColumn = 0,  // as kKindApiColumn.
+  kRefTimeColumn,         // as kTimeColumn.
+  kRefThreadColumn,       // as kThreadColumn.
+  kAllocClassColumn,      // varint: v < kRecentFrees: the pointer and
+                          // class of the chunk's v-th latest free before
+                          // the event (0: the latest); else the size class
+                          // plus kRecentFrees.
+  kAllocSizeColumn,       // zigzag varint of class size - size.
+  kAllocPointerColumn,    // when the class value is not a reference:
+                          // zigzag varint delta of the slab-region index
+                          // against the class's previous one in either
+                          // pointer column (0 before the first).
+  kFreeClassColumn,       // as kAllocClassColumn, v < kRecentAllocs naming
+                          // the chunk's v-th latest kAlloc event.
+  kFreeSizeColumn,        // varint size.
+  kFreePointerColumn,     // as kAllocPointerColumn, for frees.
+  kNumRefColumns,
+};
+// How far back the reference coding's references reach: a free can name
+// one of the chunk's last 32 kAlloc events, an allocation one of its last
+// 64 frees (powers of two).
+inline constexpr uint32_t kRecentAllocs = 32;
+inline constexpr uint32_t kRecentFrees = 64;
 inline constexpr int kApiBits = 5;
 // Set when the event's thread equals the previous event's in the chunk (0
 // before the first): the thread column then holds nothing for it.

@@ -22,6 +22,7 @@
 #include "proto/slab_geometry.h"
 #include "proto/testing/redis_like_stream.h"
 #include "proto/testing/test_header.h"
+#include "proto/trace_format.h"
 #include "proto/trace_reader.h"
 #include "proto/trace_writer.h"
 
@@ -53,13 +54,9 @@ std::string Encode(const std::vector<Event>& events, const TraceHeader& header,
   return bytes;
 }
 
-std::vector<uint64_t> TestClassSizes() {
-  const TraceHeader header = JemallocTestHeader();
-  std::vector<uint64_t> sizes;
-  for (const SizeClass& c : header.size_classes()) {
-    sizes.push_back(c.size());
-  }
-  return sizes;
+// The writer's encoder: the reference coding over the test geometry.
+internal::ChunkEncoder TestEncoder() {
+  return internal::ChunkEncoder(*SlabGeometry::Create(JemallocTestHeader()));
 }
 
 TraceHeader HeaderWithResolution(uint64_t resolution_ns) {
@@ -109,8 +106,8 @@ BENCHMARK(BM_Decode)->Arg(1000)->Arg(1)->Unit(benchmark::kMillisecond);
 // own, in bytes per event, plus the uncompressed size.
 void BM_ColumnBytes(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder(TestClassSizes());
-  std::vector<double> column_bytes(6, 0);
+  internal::ChunkEncoder encoder = TestEncoder();
+  std::vector<double> column_bytes(format::kNumRefColumns, 0);
   double raw_bytes = 0;
   std::string compressed;
   for (auto _ : state) {
@@ -121,7 +118,10 @@ void BM_ColumnBytes(benchmark::State& state) {
       encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
       raw_bytes += encoder.size();
       const uint8_t* p = encoder.data();
-      for (int c = 0; c < 6; ++c) {
+      const int columns = (encoder.flags() & format::kChunkRefCoding) != 0
+                              ? static_cast<int>(format::kNumRefColumns)
+                              : static_cast<int>(format::kNumColumns);
+      for (int c = 0; c < columns; ++c) {
         const uint32_t length = internal::GetLe32(p);
         p += 4;
         compressed.resize(ZSTD_compressBound(length));
@@ -131,8 +131,11 @@ void BM_ColumnBytes(benchmark::State& state) {
       }
     }
   }
-  const char* names[] = {"kind_api", "time", "thread", "ptr", "size", "class"};
-  for (int c = 0; c < 6; ++c) {
+  // The reference coding's columns (format::RefColumn).
+  const char* names[] = {"kind_api",    "time",       "thread",
+                         "alloc_class", "alloc_size", "alloc_ptr",
+                         "free_class",  "free_size",  "free_ptr"};
+  for (int c = 0; c < format::kNumRefColumns; ++c) {
     state.counters[names[c]] = column_bytes[c] / events.size();
   }
   state.counters["uncompressed"] = raw_bytes / events.size();
@@ -142,7 +145,7 @@ BENCHMARK(BM_ColumnBytes)->Iterations(1)->Unit(benchmark::kMillisecond);
 // The zstd part of decoding alone.
 void BM_DecompressOnly(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder(TestClassSizes());
+  internal::ChunkEncoder encoder = TestEncoder();
   std::vector<std::string> chunks;
   size_t raw = 0;
   for (size_t at = 0; at < events.size(); at += 65536) {
@@ -169,7 +172,7 @@ BENCHMARK(BM_DecompressOnly)->Unit(benchmark::kMillisecond);
 // The column coding alone (no writer, no zstd), 64K-event chunks.
 void BM_EncodeColumns(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder(TestClassSizes());
+  internal::ChunkEncoder encoder = TestEncoder();
   for (auto _ : state) {
     for (size_t at = 0; at < events.size(); at += 65536) {
       const size_t n = std::min<size_t>(65536, events.size() - at);
@@ -185,7 +188,7 @@ BENCHMARK(BM_EncodeColumns)->Unit(benchmark::kMillisecond);
 // size (TraceReader hands out 1,024).
 void BM_DecodeColumns(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
-  internal::ChunkEncoder encoder(TestClassSizes());
+  internal::ChunkEncoder encoder = TestEncoder();
   std::vector<std::pair<std::string, uint32_t>> chunks;  // columns, flags.
   for (size_t at = 0; at < events.size(); at += 65536) {
     const size_t n = std::min<size_t>(65536, events.size() - at);

@@ -114,6 +114,65 @@ INSTANTIATE_TEST_SUITE_P(Seeds, RoundTripTest,
                                          RoundTripCase{6, 10000, 4096, 64},
                                          RoundTripCase{7, 0, 10, 1000}));
 
+// Streams of pointers that start regions of their classes: the writer
+// codes their chunks by reference (proto/README.md), and falls back to the
+// classic coding for chunks with a pointer that starts no region.
+struct SlabRoundTripCase {
+  uint64_t seed;
+  int events;
+  uint32_t events_per_chunk;
+  int misfits_per_mille;
+};
+
+class SlabRoundTripTest : public testing::TestWithParam<SlabRoundTripCase> {};
+
+TEST_P(SlabRoundTripTest, ReadsBackIdentically) {
+  const SlabRoundTripCase& c = GetParam();
+  const TraceHeader header = JemallocTestHeader();
+  const std::vector<TraceItem> items =
+      RandomSlabTraceItems(c.seed, c.events, header, c.misfits_per_mille);
+  TraceWriterOptions options;
+  options.events_per_chunk = c.events_per_chunk;
+  absl::StatusOr<std::string> bytes = WriteTrace(items, header, options);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto reader = TraceReader::OpenBuffer("slabs.slabtrace", *bytes);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::vector<TraceItem>> got = ReadAllItems(reader->get());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectSameItems(*got, items);
+  for (const std::string& w : (*reader)->warnings()) {
+    EXPECT_NE(w.find("gaps in the event sequence"), std::string::npos) << w;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Seeds, SlabRoundTripTest,
+    testing::Values(SlabRoundTripCase{1, 20000, 64 * 1024, 0},
+                    SlabRoundTripCase{2, 20000, 1000, 0},
+                    SlabRoundTripCase{3, 5000, 1, 0},
+                    SlabRoundTripCase{4, 5000, 7, 0},
+                    SlabRoundTripCase{5, 30000, 4096, 1},
+                    SlabRoundTripCase{6, 30000, 333, 5},
+                    SlabRoundTripCase{7, 10000, 64 * 1024, 1000}));
+
+// The reference coding makes the same stream smaller than the classic one
+// (which the writer uses when any pointer of a chunk starts no region).
+TEST(SlabRoundTripTest, ReferenceCodingIsSmaller) {
+  const TraceHeader header = JemallocTestHeader();
+  const std::vector<TraceItem> items = RandomSlabTraceItems(8, 30000, header);
+  std::vector<TraceItem> misfit = items;
+  for (TraceItem& item : misfit) {
+    if (!item.is_marker) {
+      item.event.ptr |= 1;  // starts no region of any small class.
+      item.event.slab = 0;
+    }
+  }
+  absl::StatusOr<std::string> refs = WriteTrace(items, header, {});
+  absl::StatusOr<std::string> classic = WriteTrace(misfit, header, {});
+  ASSERT_TRUE(refs.ok() && classic.ok());
+  EXPECT_LT(refs->size(), classic->size());
+}
+
 TEST(RoundTripTest, ReaderDerivesSlabsFromTheGeometry) {
   const TraceHeader header = JemallocTestHeader();
   std::vector<TraceItem> items(3);

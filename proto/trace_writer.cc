@@ -18,6 +18,7 @@
 #include "proto/internal/crc32c.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
+#include "proto/slab_geometry.h"
 #include "proto/trace_format.h"
 
 namespace slabtrace {
@@ -33,10 +34,15 @@ void SerializeDeterministic(const google::protobuf::MessageLite& message,
   message.SerializeWithCachedSizes(&coded);
 }
 
-std::vector<uint64_t> ClassSizes(const TraceHeader& header) {
+// The reference coding needs the slab geometry; a header whose geometry
+// SlabGeometry refuses (which no reader can read either) is still written,
+// in the classic coding.
+internal::ChunkEncoder MakeEncoder(const TraceHeader& header) {
+  absl::StatusOr<SlabGeometry> geometry = SlabGeometry::Create(header);
+  if (geometry.ok()) return internal::ChunkEncoder(*geometry);
   std::vector<uint64_t> sizes;
   for (const SizeClass& c : header.size_classes()) sizes.push_back(c.size());
-  return sizes;
+  return internal::ChunkEncoder(std::move(sizes));
 }
 
 }  // namespace
@@ -105,7 +111,7 @@ TraceWriter::Impl::Impl(int fd, std::string name, const TraceHeader& header,
       options_{std::clamp<uint32_t>(options.events_per_chunk, 1,
                                     format::kMaxChunkEvents),
                options.zstd_level},
-      encoder_(ClassSizes(header)),
+      encoder_(MakeEncoder(header)),
       cctx_(ZSTD_createCCtx()) {
   header_.set_format_version(format::kFormatVersion);
   if (header_.time_resolution_ns() == 0) {

@@ -3,7 +3,9 @@
 //
 // Events must arrive in increasing sequence order. They are buffered into
 // chunks of up to `events_per_chunk` events; a chunk is encoded as
-// delta+varint columns, compressed with zstd, framed with its length, event
+// delta+varint columns (the reference coding of proto/README.md when every
+// small-class pointer of the chunk starts a region of its class, the
+// classic one otherwise), compressed with zstd, framed with its length, event
 // count, first sequence number and CRC32C, and written with one write(2).
 // A marker first flushes the open chunk, so in the file every marker sits
 // exactly between the events before and after it. A gap in the sequence

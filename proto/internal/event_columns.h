@@ -2,19 +2,37 @@
 // writer and the reader. See proto/trace_format.h for the column order and
 // proto/README.md for the coding of each column.
 //
-// Pointers are coded as deltas against the previous pointer of the same
-// size class in the chunk: allocation bursts walk a slab region by region
-// and a short-lived object's free follows its allocation closely, so most
-// deltas are small. Requested sizes of allocations are coded as the slack
-// below their class size, which fits one byte far more often than the size.
+// Two codings (proto/README.md, "Chunk payload"):
+//
+// The classic one (six columns): pointers are coded as deltas against the
+// previous pointer of the same size class in the chunk: allocation bursts
+// walk a slab region by region and a short-lived object's free follows its
+// allocation closely, so most deltas are small. Requested sizes of
+// allocations are coded as the slack below their class size, which fits one
+// byte far more often than the size.
+//
+// The reference coding (format::kChunkRefCoding, nine columns), which needs
+// the header's slab geometry: a free of one of the chunk's last 32
+// allocations names it by its distance (temporaries die young and LIFO),
+// and an allocation of the pointer of one of the chunk's last 64 frees
+// names that free (allocators hand out the last freed region first). Other
+// pointers are deltas of the slab-region index (slab page << log2(nregs) |
+// region; nregs = page / gcd(size, page) is a power of two), so regions
+// next to each other differ by one whatever the region size, and the
+// decoder gets the slab without GranuleOf. Allocation and free values go to
+// separate columns, each of one kind of value. Measured choices in
+// proto/README.md.
 
 #ifndef SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
 #define SLABTRACE_PROTO_INTERNAL_EVENT_COLUMNS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "proto/event.h"
@@ -25,12 +43,36 @@
 namespace slabtrace {
 namespace internal {
 
+// The short lists of the reference coding: the last kLength entries pushed,
+// addressed by distance from the newest (0). It has twice as many slots, so
+// that the slot of the next push, outside the list, can be written before
+// the push is decided (the decoder writes every event's entry there).
+template <typename Entry, uint32_t kLength>
+struct RecentRing {
+  static_assert((kLength & (kLength - 1)) == 0, "a power of two");
+  static constexpr uint32_t kMask = 2 * kLength - 1;
+  static constexpr uint32_t capacity = kLength;
+  uint32_t listed() const { return pushes < kLength ? pushes : kLength; }
+  // Requires distance < listed().
+  const Entry& At(uint32_t distance) const {
+    return slots[(pushes - 1 - distance) & kMask];
+  }
+  void Push(const Entry& entry) { slots[pushes++ & kMask] = entry; }
+
+  Entry slots[2 * kLength];
+  uint32_t pushes = 0;
+};
+
 // Encodes chunks; reuses its buffers from one chunk to the next.
 class ChunkEncoder {
  public:
   // `class_sizes[c]` is the region size of size class c (TraceHeader order);
-  // requested sizes are coded relative to it.
+  // requested sizes are coded relative to it. Classic coding only.
   explicit ChunkEncoder(std::vector<uint64_t> class_sizes);
+  // Uses the reference coding for every chunk whose small-class pointers
+  // all start a region of their class, the classic coding for the others.
+  // `geometry` is copied.
+  explicit ChunkEncoder(const SlabGeometry& geometry);
 
   // Codes `events` (contiguous sequence numbers) with times divided by
   // `time_resolution_ns`. The result stays valid until the next Encode().
@@ -45,9 +87,38 @@ class ChunkEncoder {
   uint32_t flags() const { return flags_; }
 
  private:
+  struct Recent {
+    uint64_t ptr;
+    uint32_t size_class;
+  };
+  void EncodeClassic(absl::Span<const Event> events,
+                     uint64_t time_resolution_ns, uint64_t pointer_bits);
+  // False, with nothing to use, when a small-class pointer does not start a
+  // region of its class.
+  bool EncodeRefs(absl::Span<const Event> events, uint64_t time_resolution_ns);
+
   std::vector<uint64_t> class_sizes_;
+  bool ref_coding_ = false;
+  // Reference coding: the geometry, and per class log2(regions per slab)
+  // (log2(page) for large classes, whose index is the pointer itself).
+  std::optional<SlabGeometry> geometry_;
+  std::vector<uint8_t> index_shift_;
+  int page_shift_ = 0;
+  RecentRing<Recent, format::kRecentAllocs> recent_allocs_;
+  RecentRing<Recent, format::kRecentFrees> recent_frees_;
+  // Where each list last pushed an entry of each hash bucket (push index +
+  // 1; 0 for none), so that finding an entry is one probe. A collision
+  // only costs a reference not taken.
+  static constexpr int kTableBits = 10;
+  static uint32_t Bucket(uint64_t ptr, uint32_t size_class) {
+    return static_cast<uint32_t>(((ptr ^ size_class) * 0x9e3779b97f4a7c15ull) >>
+                                 (64 - kTableBits));
+  }
+  uint32_t alloc_table_[1 << kTableBits];
+  uint32_t free_table_[1 << kTableBits];
   ByteBuffer buffer_;
-  ByteBuffer scratch_;  // columns 2-5 while their lengths are unknown.
+  ByteBuffer scratch_;  // columns after the time column while their
+                        // lengths are unknown.
   size_t size_ = 0;
   uint32_t flags_ = 0;
   std::vector<uint64_t> last_ptr_;  // per size class.
@@ -89,13 +160,34 @@ class ChunkDecoder {
   uint32_t remaining() const { return count_ - decoded_; }
 
  private:
+  static constexpr int kMaxColumns = format::kNumRefColumns;
   struct Cursors {
-    const uint8_t* begin[format::kNumColumns];
-    const uint8_t* at[format::kNumColumns];
-    const uint8_t* end[format::kNumColumns];
+    const uint8_t* begin[kMaxColumns];
+    const uint8_t* at[kMaxColumns];
+    const uint8_t* end[kMaxColumns];
     uint64_t time = 0;
     uint32_t thread = 0;
   };
+  struct Recent {
+    uint64_t ptr;
+    uint64_t slab;
+    uint32_t size_class;
+  };
+  // How the reference coding's slab-region index of a class maps back to a
+  // pointer: slab = (index >> shift) << page shift, ptr = slab + (index &
+  // (2^shift - 1)) * unit.
+  struct IndexCoding {
+    uint64_t unit;       // the region size; 1 for large classes.
+    uint64_t max_index;  // larger ones would lose bits of the slab.
+    uint32_t shift;
+  };
+  absl::Status DecodeRefBlock(Cursors& c, uint32_t begin, uint32_t n,
+                              uint64_t first_seq, Event* out,
+                              uint64_t kind_counts[kNumEventKinds]);
+  // Decodes the class, size and pointer of events [0, n) of a block, for as
+  // long as no column can run out and every value is valid; returns how
+  // many it decoded.
+  uint32_t DecodeRefsFused(Cursors& c, uint32_t n, Event* out);
   absl::Status DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
                            uint64_t first_seq, int ptr_shift, Event* out,
                            uint64_t kind_counts[kNumEventKinds]);
@@ -120,8 +212,14 @@ class ChunkDecoder {
   uint64_t time_resolution_ns_;
   std::vector<uint64_t> class_sizes_;  // the geometry's, without bounds checks.
   std::vector<uint64_t> last_ptr_;
+  std::vector<IndexCoding> index_coding_;
+  int page_shift_ = 0;
+  RecentRing<Recent, format::kRecentAllocs> recent_allocs_;
+  RecentRing<Recent, format::kRecentFrees> recent_frees_;
   // The started chunk.
   Cursors cursors_;
+  int num_columns_ = format::kNumColumns;
+  bool ref_coding_ = false;
   uint64_t first_seq_ = 0;
   int ptr_shift_ = 0;
   uint32_t count_ = 0;

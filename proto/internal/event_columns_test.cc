@@ -8,11 +8,13 @@
 #include <random>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/internal/frame.h"
 #include "proto/internal/varint.h"
 #include "proto/slab_geometry.h"
 #include "proto/testing/test_header.h"
+#include "proto/testing/trace_items.h"
 #include "proto/trace_format.h"
 
 namespace slabtrace {
@@ -170,6 +172,310 @@ TEST(ChunkDecoderTest, BatchesGiveTheSameEventsAsTheWholeChunk) {
       EXPECT_EQ(counts[k], whole_counts[k]) << batch;
     }
   }
+}
+
+std::vector<Event> SlabEvents(uint64_t seed, int n, const TraceHeader& header,
+                              int misfits_per_mille) {
+  std::vector<Event> events;
+  uint64_t seq = 0;
+  for (const TraceItem& item :
+       RandomSlabTraceItems(seed, n, header, misfits_per_mille)) {
+    if (item.is_marker) continue;
+    events.push_back(item.event);
+    events.back().seq = seq++;  // a chunk's sequence numbers are dense.
+  }
+  return events;
+}
+
+// Decodes a chunk whole and in batches of several sizes; each must give
+// `events` with the slabs the geometry derives.
+void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
+                     uint64_t resolution, const std::vector<Event>& events) {
+  ChunkDecoder decoder(&geometry, resolution);
+  for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
+    ASSERT_TRUE(decoder
+                    .Start(encoder.data(), encoder.size(),
+                           static_cast<uint32_t>(events.size()), 0,
+                           encoder.flags())
+                    .ok());
+    std::vector<Event> out(batch);
+    uint64_t counts[kNumEventKinds] = {};
+    size_t at = 0;
+    while (decoder.remaining() > 0) {
+      const uint32_t before = decoder.remaining();
+      const absl::Status status = decoder.DecodeNext(batch, out.data(), counts);
+      ASSERT_TRUE(status.ok()) << status << " batch " << batch;
+      for (uint32_t i = 0; i < before - decoder.remaining(); ++i, ++at) {
+        Event want = events[at];
+        want.time_ns = want.time_ns / resolution * resolution;
+        want.slab = geometry.GranuleOf(want.ptr, want.size_class);
+        ASSERT_EQ(out[i], want) << "event " << at << " batch " << batch;
+      }
+    }
+    ASSERT_EQ(at, events.size());
+  }
+}
+
+TEST(RefCodingTest, RandomSlabStreamsRoundTrip) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  ChunkEncoder encoder(geometry);
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    for (int n : {1, 2, 100, 5000, 70000}) {
+      const std::vector<Event> events = SlabEvents(seed, n, header, 0);
+      encoder.Encode(events, 1000);
+      ASSERT_EQ(encoder.flags(), format::kChunkRefCoding) << seed << " " << n;
+      ExpectDecodesTo(encoder, geometry, 1000, events);
+    }
+  }
+}
+
+TEST(RefCodingTest, UsesReferencesAndIsSmallerThanTheClassicCoding) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  const std::vector<Event> events = SlabEvents(3, 20000, header, 0);
+  ChunkEncoder refs(geometry);
+  refs.Encode(events, 1000);
+  ASSERT_EQ(refs.flags(), format::kChunkRefCoding);
+  std::vector<uint64_t> sizes;
+  for (const SizeClass& c : header.size_classes()) sizes.push_back(c.size());
+  ChunkEncoder classic(sizes);
+  classic.Encode(events, 1000);
+  EXPECT_LT(refs.size(), classic.size());
+  // Some frees and allocations were coded as references: their class
+  // values are below the list lengths.
+  const uint8_t* p = refs.data();
+  std::vector<std::vector<uint8_t>> columns;
+  for (int i = 0; i < format::kNumRefColumns; ++i) {
+    const uint32_t length = GetLe32(p);
+    columns.emplace_back(p + 4, p + 4 + length);
+    p += 4 + length;
+  }
+  auto count_below = [](const std::vector<uint8_t>& column, uint32_t bound) {
+    int below = 0;
+    for (uint8_t byte : column) below += byte < bound;  // one-byte values.
+    return below;
+  };
+  EXPECT_GT(
+      count_below(columns[format::kFreeClassColumn], format::kRecentAllocs),
+      1000);
+  EXPECT_GT(
+      count_below(columns[format::kAllocClassColumn], format::kRecentFrees),
+      1000);
+}
+
+TEST(RefCodingTest, APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  ChunkEncoder encoder(geometry);
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const std::vector<Event> events = SlabEvents(seed, 5000, header, 20);
+    encoder.Encode(events, 1000);
+    EXPECT_EQ(encoder.flags() & format::kChunkRefCoding, 0u) << seed;
+    ExpectDecodesTo(encoder, geometry, 1000, events);
+    // The encoder is not left in a broken state: the next chunk can use
+    // the reference coding again.
+    const std::vector<Event> good = SlabEvents(seed, 3000, header, 0);
+    encoder.Encode(good, 1000);
+    EXPECT_EQ(encoder.flags(), format::kChunkRefCoding) << seed;
+    ExpectDecodesTo(encoder, geometry, 1000, good);
+  }
+  // One event is enough, and its position does not matter.
+  std::vector<Event> events = SlabEvents(9, 3000, header, 0);
+  for (size_t at : {size_t{0}, size_t{1500}, events.size() - 1}) {
+    std::vector<Event> bad = events;
+    bad[at].size_class = 21;  // 1280 bytes.
+    bad[at].ptr = 0x7f0000005000 + 1280 + 8;
+    encoder.Encode(bad, 1000);
+    EXPECT_EQ(encoder.flags() & format::kChunkRefCoding, 0u) << at;
+    ExpectDecodesTo(encoder, geometry, 1000, bad);
+  }
+}
+
+// Columns of a reference-coded chunk of `kinds.size()` events from the
+// given column contents (the time column is all zeros).
+std::vector<uint8_t> RefChunk(const std::string& kinds,
+                              const std::vector<std::string>& columns) {
+  std::vector<std::string> all = {kinds, std::string(kinds.size(), '\0'), ""};
+  all.insert(all.end(), columns.begin(), columns.end());
+  std::vector<uint8_t> out;
+  for (const std::string& column : all) {
+    uint8_t length[4];
+    PutLe32(length, static_cast<uint32_t>(column.size()));
+    out.insert(out.end(), length, length + 4);
+    out.insert(out.end(), column.begin(), column.end());
+  }
+  return out;
+}
+
+absl::Status DecodeRefChunk(const std::vector<uint8_t>& chunk, uint32_t count,
+                            uint32_t flags = format::kChunkRefCoding) {
+  const SlabGeometry geometry = *SlabGeometry::Create(JemallocTestHeader());
+  ChunkDecoder decoder(&geometry, 1);
+  std::vector<Event> out(count);
+  uint64_t counts[kNumEventKinds] = {};
+  return decoder.Decode(chunk.data(), chunk.size(), count, 0, flags, out.data(),
+                        counts);
+}
+
+std::string Bytes(std::initializer_list<uint8_t> bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+TEST(RefCodingTest, MalformedValuesAreRefused) {
+  const std::string alloc = Bytes({0x80});  // same thread, kAlloc, malloc.
+  const std::string free = Bytes({0xa4});   // same thread, kFree, free.
+  // An allocation of class 0 with an explicit pointer (class value 64 + 0).
+  const std::string alloc_class = Bytes({format::kRecentFrees});
+  const std::string zero = Bytes({0});
+  EXPECT_TRUE(
+      DecodeRefChunk(
+          RefChunk(alloc, {alloc_class, zero, Bytes({10}), "", "", ""}), 1)
+          .ok());
+  // A reference before anything was listed.
+  EXPECT_THAT(
+      std::string(
+          DecodeRefChunk(RefChunk(free, {"", "", "", zero, zero, ""}), 1)
+              .message()),
+      testing::HasSubstr("event 0: refers to recent allocation 0 of 0"));
+  // A reference one past the listed allocations.
+  EXPECT_THAT(
+      std::string(
+          DecodeRefChunk(RefChunk(alloc + free, {alloc_class, zero, Bytes({10}),
+                                                 Bytes({1}), zero, ""}),
+                         2)
+              .message()),
+      testing::HasSubstr("event 1: refers to recent allocation 1 of 1"));
+  // ... and the one listed.
+  EXPECT_TRUE(
+      DecodeRefChunk(RefChunk(alloc + free,
+                              {alloc_class, zero, Bytes({10}), zero, zero, ""}),
+                     2)
+          .ok());
+  // A class beyond the table (32 + 200).
+  EXPECT_THAT(
+      std::string(
+          DecodeRefChunk(
+              RefChunk(free, {"", "", "", Bytes({0xe8, 0x01}), zero, zero}), 1)
+              .message()),
+      testing::HasSubstr("event 0: size class 200 out of range"));
+  // No pointer for an explicit class.
+  EXPECT_THAT(
+      std::string(DecodeRefChunk(
+                      RefChunk(alloc, {alloc_class, zero, "", "", "", ""}), 1)
+                      .message()),
+      testing::HasSubstr("event 0: varint overrun"));
+  // An index whose slab page does not fit in 64 bits (class 0: 512
+  // regions per 4 KiB slab, so indices below 2^61): zigzag(2^62).
+  const std::string huge =
+      Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01});
+  EXPECT_THAT(
+      std::string(DecodeRefChunk(
+                      RefChunk(alloc, {alloc_class, zero, huge, "", "", ""}), 1)
+                      .message()),
+      testing::HasSubstr("event 0: slab-region index"));
+  // Pointer scaling belongs to the classic coding.
+  EXPECT_THAT(
+      std::string(
+          DecodeRefChunk(
+              RefChunk(alloc, {alloc_class, zero, Bytes({10}), "", "", ""}), 1,
+              format::kChunkRefCoding | format::kChunkPointersDiv8)
+              .message()),
+      testing::HasSubstr("pointer scaling"));
+  // Bytes left over in a column.
+  EXPECT_THAT(
+      std::string(DecodeRefChunk(RefChunk(alloc, {alloc_class, zero,
+                                                  Bytes({10, 0}), "", "", ""}),
+                                 1)
+                      .message()),
+      testing::HasSubstr("column 5 has 1 bytes beyond its 1 events"));
+}
+
+// The same malformed values inside long columns, where the decoder's fast
+// loop reads them: the first one is named as by the checked loop.
+TEST(RefCodingTest, MalformedValuesInsideLongColumns) {
+  constexpr int kEvents = 1000;
+  const std::string allocs(kEvents, '\x80');
+  const std::string classes(kEvents,
+                            static_cast<char>(format::kRecentFrees + 21));
+  const std::string sizes(kEvents, '\0');
+  const std::string deltas(kEvents, '\x02');  // +1 region each.
+  EXPECT_TRUE(
+      DecodeRefChunk(RefChunk(allocs, {classes, sizes, deltas, "", "", ""}),
+                     kEvents)
+          .ok());
+  const std::string bad_class = classes.substr(0, 700) +
+                                Bytes({0x88, 0x02}) +  // 264 = 64 + 200.
+                                classes.substr(701);
+  EXPECT_THAT(std::string(DecodeRefChunk(RefChunk(allocs, {bad_class, sizes,
+                                                           deltas, "", "", ""}),
+                                         kEvents)
+                              .message()),
+              testing::HasSubstr("event 700: size class 200 out of range"));
+  std::string bad_ref = bad_class;
+  bad_ref[600] = '\x05';  // the sixth-last free: there is none.
+  EXPECT_THAT(std::string(DecodeRefChunk(RefChunk(allocs, {bad_ref, sizes,
+                                                           deltas, "", "", ""}),
+                                         kEvents)
+                              .message()),
+              testing::HasSubstr("event 600: refers to recent free 5 of 0"));
+}
+
+// Corrupted reference-coded columns (what a fuzz build, which skips the
+// CRC, feeds the decoder): every outcome is a decoded chunk or an error,
+// never a read outside the columns (the ASan build checks that), and a
+// chunk that decodes gives the same events whole and in batches.
+TEST(RefCodingTest, CorruptedColumnsDecodeOrFailCleanly) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  const std::vector<Event> events = SlabEvents(5, 3000, header, 0);
+  ChunkEncoder encoder(geometry);
+  encoder.Encode(events, 1000);
+  ASSERT_EQ(encoder.flags(), format::kChunkRefCoding);
+  const std::vector<uint8_t> good(encoder.data(),
+                                  encoder.data() + encoder.size());
+  std::mt19937_64 rng(17);
+  ChunkDecoder decoder(&geometry, 1000);
+  std::vector<Event> whole(events.size());
+  std::vector<Event> batch(512);
+  int failed = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    // Bytes copied into a buffer of exactly the chunk's size, so that a
+    // read past it is a heap overflow.
+    std::vector<uint8_t> bad = good;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+      bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    }
+    uint64_t counts[kNumEventKinds] = {};
+    const absl::Status status = decoder.Decode(
+        bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
+        format::kChunkRefCoding, whole.data(), counts);
+    if (!status.ok()) {
+      ++failed;
+      EXPECT_THAT(std::string(status.message()),
+                  testing::HasSubstr("malformed"));
+      continue;
+    }
+    ASSERT_TRUE(decoder
+                    .Start(bad.data(), bad.size(),
+                           static_cast<uint32_t>(events.size()), 0,
+                           format::kChunkRefCoding)
+                    .ok());
+    size_t at = 0;
+    while (decoder.remaining() > 0) {
+      const uint32_t before = decoder.remaining();
+      ASSERT_TRUE(decoder.DecodeNext(512, batch.data(), counts).ok());
+      for (uint32_t i = 0; i < before - decoder.remaining(); ++i, ++at) {
+        ASSERT_EQ(batch[i], whole[at]) << trial;
+        // Whatever the bytes said, the slab is the pointer's.
+        ASSERT_EQ(whole[at].slab,
+                  geometry.GranuleOf(whole[at].ptr, whole[at].size_class))
+            << trial;
+      }
+    }
+  }
+  EXPECT_GT(failed, 0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include "absl/status/status.h"
@@ -108,6 +109,127 @@ std::vector<TraceItem> RandomTraceItems(uint64_t seed, int num_events,
     e.size_class = static_cast<uint16_t>(rng() % header.size_classes_size());
     e.ptr = RandomPointer(rng);
     e.slab = geometry.ok() ? geometry->GranuleOf(e.ptr, e.size_class) : 0;
+    items.push_back(item);
+  }
+  return items;
+}
+
+std::vector<TraceItem> RandomSlabTraceItems(uint64_t seed, int num_events,
+                                            const TraceHeader& header,
+                                            int misfits_per_mille) {
+  std::mt19937_64 rng(seed);
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  const uint64_t page = geometry.page_size();
+  const int num_classes = geometry.num_classes();
+  const uint32_t nbins = static_cast<uint32_t>(geometry.nbins());
+  const uint64_t resolution =
+      header.time_resolution_ns() == 0 ? 1 : header.time_resolution_ns();
+  struct Block {
+    uint64_t ptr;
+    uint16_t size_class;
+  };
+  std::vector<Block> live;
+  std::vector<Block> freed;
+  auto pick_class = [&]() -> uint16_t {
+    switch (rng() % 8) {
+      case 0:
+        return 0;
+      case 1:
+        return static_cast<uint16_t>(nbins - 1);
+      case 2:
+        return static_cast<uint16_t>(std::min<int>(nbins, num_classes - 1));
+      case 3:
+        return static_cast<uint16_t>(num_classes - 1);
+      default:
+        return static_cast<uint16_t>(rng() % num_classes);
+    }
+  };
+  auto new_pointer = [&](uint16_t c) -> uint64_t {
+    const uint64_t granule = geometry.is_small(c) ? geometry.slab_size(c)
+                                                  : geometry.granule_bytes(c);
+    uint64_t base;
+    switch (rng() % 16) {
+      case 0:  // the lowest slabs.
+        base = (rng() % 4) * granule;
+        break;
+      case 1:  // the highest.
+        base = ((~uint64_t{0} - granule) & ~(page - 1)) - (rng() % 4) * page;
+        break;
+      default:  // a heap of slabs of this class, often the same one.
+        base = 0x7f0000000000 + uint64_t{c} * (uint64_t{1} << 32) +
+               (rng() % 64) * granule;
+    }
+    if (!geometry.is_small(c)) {
+      return base + (rng() % 2 == 0 ? 0 : rng() % page);
+    }
+    uint64_t ptr = base + (rng() % geometry.nregs(c)) * geometry.region_size(c);
+    if (static_cast<int>(rng() % 1000) < misfits_per_mille) {
+      ptr += 1 + rng() % 7;
+    }
+    return ptr;
+  };
+  std::vector<TraceItem> items;
+  uint64_t seq = rng() % 1000;
+  uint64_t ticks = 0;
+  for (int i = 0; i < num_events; ++i) {
+    if (rng() % 211 == 0) {
+      TraceItem item;
+      item.is_marker = true;
+      item.marker = RandomMarker(rng, seq, ticks * resolution);
+      items.push_back(item);
+    }
+    if (rng() % 997 == 0) seq += 1 + rng() % 100;  // a gap.
+    ticks += rng() % 3;
+    TraceItem item;
+    Event& e = item.event;
+    e.seq = seq++;
+    e.time_ns = ticks * resolution;
+    e.thread = rng() % 7 == 0 ? static_cast<uint32_t>(rng() % 5) : 0;
+    const uint64_t r = rng() % 20;
+    if (r < 9 || live.empty()) {
+      e.kind = EventKind::kAlloc;
+      e.api = rng() % 4 == 0 ? AllocApi::kCalloc : AllocApi::kMalloc;
+      if (!freed.empty() && rng() % 2 == 0) {  // reuse a recent free.
+        const size_t back = std::min<size_t>(freed.size(), 1 + rng() % 80);
+        const Block b = freed[freed.size() - back];
+        freed.erase(freed.end() - back);
+        e.ptr = b.ptr;
+        e.size_class = b.size_class;
+      } else {
+        e.size_class = pick_class();
+        e.ptr = new_pointer(e.size_class);
+      }
+      const uint64_t size = geometry.region_size(e.size_class);
+      e.size = rng() % 8 == 0 ? rng() : size - rng() % (size / 4 + 1);
+      live.push_back({e.ptr, e.size_class});
+    } else if (r < 17) {
+      e.kind = EventKind::kFree;
+      e.api = rng() % 3 == 0 ? AllocApi::kOperatorDelete : AllocApi::kFree;
+      // Mostly the youngest (LIFO), else anyone.
+      const size_t at = rng() % 3 != 0
+                            ? live.size() - 1 - rng() % 3 % live.size()
+                            : rng() % live.size();
+      const Block b = live[at];
+      live.erase(live.begin() + at);
+      e.ptr = b.ptr;
+      e.size_class = b.size_class;
+      e.size = rng() % 4 == 0 ? rng() % 5000 : 0;
+      freed.push_back(b);
+    } else if (r < 19) {
+      e.kind = EventKind::kResize;
+      e.api = AllocApi::kRealloc;
+      const Block b = live[rng() % live.size()];
+      e.ptr = b.ptr;
+      e.size_class = b.size_class;
+      e.size = rng() % 10000;
+    } else {  // a free of a pointer the stream never allocated.
+      e.kind = EventKind::kFree;
+      e.api = AllocApi::kSdallocx;
+      e.size_class = pick_class();
+      e.ptr = new_pointer(e.size_class);
+      e.size = rng() % 100000;
+    }
+    e.slab = geometry.GranuleOf(e.ptr, e.size_class);
     items.push_back(item);
   }
   return items;

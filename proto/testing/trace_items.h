@@ -33,6 +33,19 @@ struct TraceItem {
 std::vector<TraceItem> RandomTraceItems(uint64_t seed, int num_events,
                                         const TraceHeader& header);
 
+// Random events whose pointers start regions of their classes, as a slab
+// allocator's do, in the patterns the reference coding names: frees of
+// recent allocations (LIFO and not), allocations that reuse recent frees,
+// resizes, frees of never-seen pointers; classes at both ends of the table
+// and the first large one; slabs near address 0 and near the top of the
+// address space; large pointers at any offset in their page (aligned or
+// not). `misfits_per_mille` of the small-class pointers (on average) start
+// no region, which the writer must still accept. Markers as in
+// RandomTraceItems.
+std::vector<TraceItem> RandomSlabTraceItems(uint64_t seed, int num_events,
+                                            const TraceHeader& header,
+                                            int misfits_per_mille = 0);
+
 // Writes `items` with TraceWriter into memory and returns the file bytes.
 // With `close` false the trailer is not written (as if the recorder died
 // after its last flush).
