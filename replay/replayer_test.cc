@@ -411,6 +411,50 @@ TEST_F(ReplayerTest, GroundTruthAllWithinBound) {
   EXPECT_EQ(truth.classes(0).regions_diff(), 0);
 }
 
+// The per-kind counts the trailer is reconciled with, over more events
+// than one run of the reader, all three kinds mixed.
+TEST_F(ReplayerTest, EventCountsByKindAgreeWithTheTrailer) {
+  const uint32_t c64 = geometry_.ClassForSize(64);
+  for (int round = 0; round < 300; ++round) {
+    const uint64_t base = kHeap + 0x400000 + 0x1000 * uint64_t(round % 7);
+    for (int k = 0; k < 5; ++k) trace_.Alloc(base + 64 * k, c64, 48);
+    trace_.Resize(base, c64, 60);
+    for (int k = 0; k < 5; ++k) trace_.Free(base + 64 * k, c64);
+  }
+  trace_.Close();
+  const Report report = Replay();
+  EXPECT_TRUE(report.trailer().agrees());
+  EXPECT_THAT(report.trailer().disagreements(), ::testing::IsEmpty());
+  EXPECT_EQ(report.validation().events(), 300u * 11);
+  EXPECT_EQ(report.validation().unknown_frees(), 0u);
+  EXPECT_EQ(report.sweeps(0).total().live_objects(), 0u);
+}
+
+// Without a thread count in the marker's statistics, the bound takes the
+// threads seen so far: the largest thread number + 1.
+TEST_F(ReplayerTest, GroundTruthBoundUsesTheThreadsSeenSoFar) {
+  trace_.Alloc(Region(0, 0), c1280_, 1000, /*thread=*/0);
+  trace_.Alloc(Region(0, 1), c1280_, 1000, /*thread=*/3);
+  trace_.Alloc(Region(0, 2), c1280_, 1000, /*thread=*/1);
+  AllocatorStats stats;  // threads unset
+  BinStats* bin = stats.add_bins();
+  bin->set_size_class(c1280_);
+  bin->set_curslabs(1);
+  bin->set_curregs(3);
+  trace_.MarkWithStats("first", stats);
+  trace_.Alloc(Region(0, 3), c1280_, 1000, /*thread=*/6);
+  bin->set_curregs(4);
+  trace_.MarkWithStats("second", stats);
+  trace_.Close();
+  const Report report = Replay();
+  const uint64_t ncached = trace_.header().tcache_ncached_max(c1280_);
+  ASSERT_TRUE(report.sweeps(0).ground_truth().available());
+  EXPECT_EQ(report.sweeps(0).ground_truth().threads(), 4u);
+  ASSERT_EQ(report.sweeps(0).ground_truth().classes_size(), 1);
+  EXPECT_EQ(report.sweeps(0).ground_truth().classes(0).bound(), ncached * 4);
+  EXPECT_EQ(report.sweeps(1).ground_truth().threads(), 7u);
+}
+
 TEST_F(ReplayerTest, MissingTrailerIsReported) {
   FillSlab(0);
   trace_.Abandon();

@@ -34,9 +34,11 @@ static_assert((SlabOccupancy::kRecentFrees &
 SlabOccupancy::SlabOccupancy(const SlabGeometry& geometry)
     : geometry_(geometry),
       classes_(geometry.num_classes()),
+      num_classes_(static_cast<uint32_t>(geometry.num_classes())),
       class_size_(geometry.num_classes()),
       nregs_(geometry.num_classes()),
       last_granule_(geometry.num_classes(), kNoGranule) {
+  granules_.emplace_back();  // granules_[kNoGranule]: see last_granule_.
   for (int c = 0; c < geometry.num_classes(); ++c) {
     class_size_[c] = geometry.region_size(c);
     nregs_[c] = geometry.nregs(c);
@@ -98,8 +100,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t SlabOccupancy::AcquireGranule(
     uint64_t address, uint32_t size_class, const Event& event,
     uint64_t event_index) {
   uint32_t index = last_granule_[size_class];
-  if (ABSL_PREDICT_FALSE(index >= granules_.size() ||
-                         granules_[index].address != address)) {
+  if (ABSL_PREDICT_FALSE(granules_[index].address != address)) {
     index = FindOrAddGranule(address, size_class);
     last_granule_[size_class] = index;
   }
@@ -168,7 +169,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SlabOccupancy::Alloc(
     const Event& event, uint64_t event_index) {
   if (ABSL_PREDICT_FALSE(event.ptr == 0)) return;  // a failed allocation.
   const uint32_t c = event.size_class;
-  if (ABSL_PREDICT_FALSE(c >= classes_.size() || event.slab == 0)) {
+  if (ABSL_PREDICT_FALSE(c >= num_classes_ || event.slab == 0)) {
     Report(Inconsistency::NO_GRANULE, event, event_index);
     return;
   }
@@ -222,7 +223,7 @@ ABSL_ATTRIBUTE_NOINLINE void SlabOccupancy::Resize(const Event& event,
     return;
   }
   const uint32_t c = event.size_class;
-  if (c >= classes_.size() || event.slab == 0) {
+  if (c >= num_classes_ || event.slab == 0) {
     Report(Inconsistency::NO_GRANULE, event, event_index);
     return;
   }

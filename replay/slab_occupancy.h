@@ -170,13 +170,17 @@ class SlabOccupancy {
   std::vector<Granule> granules_;
   std::vector<uint32_t> free_granules_;
   std::vector<ClassCounts> classes_;
+  const uint32_t num_classes_;        // classes_.size(), without a division.
   std::vector<uint64_t> class_size_;  // cached geometry for the hot path.
   std::vector<uint32_t> nregs_;
   // Per size class, the index of the granule its last allocation went to
   // (kNoGranule if none): consecutive allocations of a class mostly fill
   // the same slab, so this skips the granule_index_ lookup. Only a hint:
   // used when granules_[index].address is the event's granule.
-  static constexpr uint32_t kNoGranule = UINT32_MAX;
+  // granules_[kNoGranule] is a permanent free entry (address 0, which no
+  // event reaching AcquireGranule has: a granule 0 is rejected first), so
+  // the hint needs no range check.
+  static constexpr uint32_t kNoGranule = 0;
   std::vector<uint32_t> last_granule_;
   uint32_t sweep_window_ = 1;
   uint32_t marker_window_ = 1;

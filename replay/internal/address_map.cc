@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -54,11 +55,25 @@ void AddressMap::Grow() {
   // first empty slot from its home, without Insert's key comparisons and
   // load check. The home is the top bits of the hash, so old slot i's
   // entries land near new slot 2i: the writes move forward through memory.
+  // Whether an old slot is empty is a coin toss at this load, so it is not
+  // a branch: an empty slot (key 0) is copied to `sink`, chosen with a
+  // mask, whose key stays 0. The one branch left is taken only when the
+  // home slot is already in use.
+  Slot sink = {0, 0};
+  const uintptr_t sink_address = reinterpret_cast<uintptr_t>(&sink);
   for (size_t i = 0; i < old_capacity; ++i) {
-    if (old[i].key == 0) continue;
-    size_t j = Home(old[i].key);
-    while (slots_[j].key != 0) j = (j + 1) & mask_;
-    slots_[j] = old[i];
+    const Slot entry = old[i];
+    const uintptr_t keep =
+        uintptr_t{0} - static_cast<uintptr_t>(entry.key != 0);
+    const uintptr_t home =
+        reinterpret_cast<uintptr_t>(&slots_[Home(entry.key)]);
+    Slot* to = reinterpret_cast<Slot*>((home & keep) | (sink_address & ~keep));
+    if (to->key != 0) {
+      size_t j = (static_cast<size_t>(to - slots_) + 1) & mask_;
+      while (slots_[j].key != 0) j = (j + 1) & mask_;
+      to = &slots_[j];
+    }
+    *to = entry;
   }
   size_ = size;
   Release(old, old_capacity);
