@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -385,6 +387,88 @@ TEST(RoundTripTest, NonUtf8TextSurvives) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 2u);
   EXPECT_EQ((*got)[1].marker.label(), "phase \xfe");
+}
+
+}  // namespace
+}  // namespace slabtrace
+
+namespace slabtrace {
+namespace {
+
+std::string ReadFileBytes(const std::string& path) {
+  std::string bytes;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  char buffer[1 << 16];
+  ssize_t n;
+  while (fd >= 0 && (n = ::read(fd, buffer, sizeof(buffer))) > 0) {
+    bytes.append(buffer, static_cast<size_t>(n));
+  }
+  if (fd >= 0) ::close(fd);
+  return bytes;
+}
+
+TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
+  const TraceHeader header = JemallocTestHeader();
+  // Valid events with, here and there, ones Append refuses (a class out of
+  // range, a repeated or backwards seq) and gaps in the sequence, which
+  // start a new chunk.
+  std::vector<Event> events;
+  std::mt19937_64 rng(5);
+  for (const TraceItem& item : RandomSlabTraceItems(9, 5000, header)) {
+    if (item.is_marker) continue;
+    Event e = item.event;
+    events.push_back(e);
+    switch (rng() % 200) {
+      case 0:
+        e.size_class = 60000;
+        events.push_back(e);
+        break;
+      case 1:
+        events.push_back(e);  // the same seq again.
+        break;
+      case 2:
+        e.kind = static_cast<EventKind>(5);
+        events.push_back(e);
+        break;
+      default:
+        break;
+    }
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i % 700 == 699) {
+      for (size_t j = i; j < events.size(); ++j) events[j].seq += 3;
+    }
+  }
+  const std::string dir =
+      getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+  const TraceWriterOptions options{97, 1};
+
+  auto one_by_one =
+      TraceWriter::Create(dir + "/one.slabtrace", header, options);
+  ASSERT_TRUE(one_by_one.ok());
+  int refused = 0;
+  for (const Event& e : events) refused += !(*one_by_one)->Append(e).ok();
+  ASSERT_GT(refused, 10);
+
+  auto batched =
+      TraceWriter::Create(dir + "/batched.slabtrace", header, options);
+  ASSERT_TRUE(batched.ok());
+  int batches_refused = 0;
+  for (size_t at = 0; at < events.size();) {
+    const size_t n = std::min<size_t>(1 + rng() % 300, events.size() - at);
+    batches_refused +=
+        !(*batched)->AppendBatch(absl::MakeConstSpan(&events[at], n)).ok();
+    at += n;
+  }
+  EXPECT_GT(batches_refused, 0);
+  EXPECT_EQ((*batched)->events_appended(), (*one_by_one)->events_appended());
+  EXPECT_EQ((*batched)->dropped_events(), (*one_by_one)->dropped_events());
+  EXPECT_EQ((*batched)->dropped_events(), static_cast<uint64_t>(refused));
+  EXPECT_TRUE((*one_by_one)->Close().ok());
+  EXPECT_TRUE((*batched)->Close().ok());
+  const std::string want = ReadFileBytes(dir + "/one.slabtrace");
+  EXPECT_GT(want.size(), 1000u);
+  EXPECT_TRUE(ReadFileBytes(dir + "/batched.slabtrace") == want);
 }
 
 }  // namespace

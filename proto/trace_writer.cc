@@ -55,6 +55,7 @@ class TraceWriter::Impl {
 
   absl::Status WriteStart();
   absl::Status Append(const Event& event);
+  absl::Status AppendBatch(absl::Span<const Event> events);
   absl::Status AddMarker(const Marker& marker);
   absl::Status Flush();
   absl::Status Close(TraceTrailer trailer);
@@ -247,6 +248,56 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
   return absl::OkStatus();
 }
 
+absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
+  absl::Status first_error;
+  size_t i = 0;
+  while (i < events.size()) {
+    // The fast path needs an open chunk to continue (Append checks a
+    // chunk's first event against the previous chunk) and a working file.
+    size_t run = 0;
+    if (!pending_.empty() && !failed_ && !closed_) {
+      // The longest run of events that Append would each accept without a
+      // flush before them: in range, consecutive, room in the chunk.
+      const size_t limit = std::min(
+          events.size() - i, options_.events_per_chunk - pending_.size());
+      uint64_t next_seq = pending_.back().seq + 1;
+      uint64_t pointer_bits = 0;
+      uint64_t last_time = last_time_ns_;
+      std::array<uint64_t, kNumEventKinds> kinds{};
+      for (; run < limit; ++run) {
+        const Event& e = events[i + run];
+        const uint8_t kind = static_cast<uint8_t>(e.kind);
+        if (kind >= kNumEventKinds ||
+            static_cast<uint8_t>(e.api) >= kNumAllocApis ||
+            e.size_class >= num_classes_ || e.seq != next_seq) {
+          break;
+        }
+        ++next_seq;
+        pointer_bits |= e.ptr;
+        ++kinds[kind];
+        last_time = std::max(last_time, e.time_ns);
+      }
+      pending_.insert(pending_.end(), events.begin() + i,
+                      events.begin() + i + run);
+      pending_pointer_bits_ |= pointer_bits;
+      for (int k = 0; k < kNumEventKinds; ++k) pending_kinds_[k] += kinds[k];
+      events_appended_ += run;
+      last_time_ns_ = last_time;
+      i += run;
+      if (run > 0 && pending_.size() >= options_.events_per_chunk) {
+        absl::Status status = Flush();
+        if (first_error.ok()) first_error = status;
+        continue;
+      }
+    }
+    if (run == 0 && i < events.size()) {  // whatever needs Append's care.
+      absl::Status status = Append(events[i++]);
+      if (first_error.ok()) first_error = status;
+    }
+  }
+  return first_error;
+}
+
 absl::Status TraceWriter::Impl::Flush() {
   if (pending_.empty() || failed_ || closed_) return absl::OkStatus();
   encoder_.Encode(pending_, time_resolution_ns_, pending_pointer_bits_);
@@ -392,6 +443,10 @@ absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::CreateFromFd(
 
 absl::Status TraceWriter::Append(const Event& event) {
   return impl_->Append(event);
+}
+
+absl::Status TraceWriter::AppendBatch(absl::Span<const Event> events) {
+  return impl_->AppendBatch(events);
 }
 absl::Status TraceWriter::AddMarker(const Marker& marker) {
   return impl_->AddMarker(marker);

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "proto/event.h"
 #include "proto/trace.pb.h"
 
@@ -57,6 +58,11 @@ class TraceWriter {
   // Appends one event (its `slab` field is ignored). Returns the first write
   // error once, then OkStatus for dropped events (see dropped_events()).
   absl::Status Append(const Event& event);
+  // Appends `events` in order exactly as Append() on each would (the same
+  // file, the same counts) and returns the first error among them. Cheaper
+  // per event: runs of valid, consecutive events are checked in one pass and
+  // copied in bulk (the recorder's writer thread hands over 1,024 at once).
+  absl::Status AppendBatch(absl::Span<const Event> events);
   // Flushes the open chunk, then writes the marker record.
   absl::Status AddMarker(const Marker& marker);
   // Writes the open chunk now (the recorder does this periodically so that a

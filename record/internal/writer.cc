@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "proto/event.h"
 #include "proto/trace.pb.h"
 #include "proto/trace_writer.h"
@@ -457,7 +458,8 @@ void RecordingWriter::EmitSlot(const Slot& slot, EventKind kind) {
 }
 
 void RecordingWriter::AppendBatch() {
-  for (size_t i = 0; i < batched_; ++i) NoteStatus(writer_->Append(batch_[i]));
+  NoteStatus(
+      writer_->AppendBatch(absl::MakeConstSpan(batch_.data(), batched_)));
   batched_ = 0;
 }
 
