@@ -145,6 +145,9 @@ class TraceReader::Impl {
   const TraceHeader& header() const { return header_; }
   const SlabGeometry& geometry() const { return *geometry_; }
   const std::optional<TraceTrailer>& trailer() const { return trailer_; }
+  const std::optional<TraceTrailer>& early_trailer() const {
+    return early_trailer_;
+  }
   const std::vector<std::string>& warnings() const { return warnings_; }
   uint64_t file_size() const { return source_->size(); }
   uint64_t bytes_read() const { return offset_; }
@@ -173,6 +176,7 @@ class TraceReader::Impl {
   absl::Status CheckMagic();
   absl::StatusOr<FrameResult> ReadFrame(uint64_t offset, Frame* frame);
   absl::Status ReadHeader();
+  void ReadEarlyTrailer();
   absl::StatusOr<bool> NextRecord(TraceRecord* record);
   // Checks and decompresses a chunk, then hands out its first batch.
   absl::Status DecodeChunk(const Frame& frame, TraceRecord* record);
@@ -211,6 +215,7 @@ class TraceReader::Impl {
   absl::Status error_;          // the first error Next() returned.
   Marker marker_;
   std::optional<TraceTrailer> trailer_;
+  std::optional<TraceTrailer> early_trailer_;
   std::vector<std::string> warnings_;
 
   uint64_t offset_ = 0;
@@ -390,9 +395,34 @@ absl::Status TraceReader::Impl::ReadHeader() {
   return absl::OkStatus();
 }
 
+// Reads the trailer the footer points to, without reporting anything: a
+// footer or trailer that does not check out leaves early_trailer_ empty,
+// and the stream reports the problem when it gets there, as it always has.
+void TraceReader::Impl::ReadEarlyTrailer() {
+  if (!has_footer_ || footer_trailer_offset_ < offset_ ||
+      footer_trailer_offset_ >= data_end_) {
+    return;
+  }
+  Frame frame;
+  absl::StatusOr<FrameResult> result =
+      ReadFrame(footer_trailer_offset_, &frame);
+  if (!result.ok() || *result != FrameResult::kOk ||
+      frame.type != format::kTrailerRecord ||
+      footer_trailer_offset_ + frame.total_bytes != data_end_) {
+    return;
+  }
+  TraceTrailer trailer;
+  if (!ParseQuietly(&trailer, frame.payload, frame.payload_bytes)) return;
+  early_trailer_ = std::move(trailer);
+}
+
 absl::Status TraceReader::Impl::Start() {
   absl::Status status = CheckMagic();
   if (!status.ok()) return status;
+  // Before the header: the file source reads forward from there in blocks,
+  // so the trailer costs one small read, not a second read of the first
+  // block (a file of under one block is in memory already).
+  ReadEarlyTrailer();
   return ReadHeader();
 }
 
@@ -467,9 +497,21 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
 absl::Status TraceReader::Impl::NextBatch(TraceRecord* record) {
   const uint32_t n = std::min(decoder_->remaining(), kBatchEvents);
   if (events_.size() < n) events_.resize(n);
+  // The decoder adds to the totals; the run's own counts are the difference.
+  const std::array<uint64_t, kNumEventKinds> before = events_by_kind_;
   absl::Status status =
       decoder_->DecodeNext(n, events_.data(), events_by_kind_.data());
   if (!status.ok()) return Error(chunk_offset_, std::string(status.message()));
+  for (int k = 0; k < kNumEventKinds; ++k) {
+    record->kind_counts[k] =
+        static_cast<uint32_t>(events_by_kind_[k] - before[k]);
+  }
+  // While the run is in L1: cheaper here than in a caller's pass of its own.
+  uint32_t max_thread = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    max_thread = std::max(max_thread, events_[i].thread);
+  }
+  record->max_thread = max_thread;
   events_read_ += n;
   if (decoder_->remaining() == 0) {
     ++chunks_read_;
@@ -610,6 +652,8 @@ absl::StatusOr<bool> TraceReader::Impl::NextRecord(TraceRecord* record) {
       ++markers_read_;
       record->type = TraceRecord::Type::kMarker;
       record->events = {};
+      record->kind_counts = {};
+      record->max_thread = 0;
       record->marker = &marker_;
       record->offset = offset_;
       offset_ += frame.total_bytes;
@@ -664,6 +708,9 @@ absl::StatusOr<bool> TraceReader::Next(TraceRecord* record) {
 }
 const std::optional<TraceTrailer>& TraceReader::trailer() const {
   return impl_->trailer();
+}
+const std::optional<TraceTrailer>& TraceReader::early_trailer() const {
+  return impl_->early_trailer();
 }
 const std::vector<std::string>& TraceReader::warnings() const {
   return impl_->warnings();

@@ -14,6 +14,7 @@
 #ifndef SLABTRACE_PROTO_TRACE_READER_H_
 #define SLABTRACE_PROTO_TRACE_READER_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,6 +41,11 @@ struct TraceRecord {
   // reads the previous one's), never empty; runs of one chunk share
   // `offset`. Markers still sit exactly between the events around them.
   absl::Span<const Event> events;
+  // kEvents: how many of `events` are of each kind (indexed by EventKind),
+  // and the largest `thread` among them, so that a caller needs no pass of
+  // its own to count them. Zero for markers.
+  std::array<uint32_t, kNumEventKinds> kind_counts{};
+  uint32_t max_thread = 0;
   // kMarker: valid until the next call to Next().
   const Marker* marker = nullptr;
   uint64_t offset = 0;  // file offset of the record (the chunk).
@@ -47,7 +53,8 @@ struct TraceRecord {
 
 class TraceReader {
  public:
-  // Opens `path` and reads its header.
+  // Opens `path` and reads its header, and its trailer when the file ends
+  // with a footer (see early_trailer()).
   static absl::StatusOr<std::unique_ptr<TraceReader>> Open(
       const std::string& path);
   // Reads from memory that outlives the reader (tests, the fuzzer); `name`
@@ -70,6 +77,14 @@ class TraceReader {
 
   // After Next() returned false: the trailer, if the file had one.
   const std::optional<TraceTrailer>& trailer() const;
+  // From Open on: the trailer found through the footer, when the file ends
+  // with one that points to a whole trailer record (checksum and protobuf
+  // checked) ending right at the footer; else empty (no footer, a truncated
+  // or damaged file). A hint for sizing tables before the first event
+  // (e.g. its max_live_objects): the stream is checked against the trailer
+  // only when Next() reaches it, and every problem with the footer or the
+  // trailer is reported then, exactly as without this.
+  const std::optional<TraceTrailer>& early_trailer() const;
   // Human-readable, one line each: truncation, missing trailer, trailer
   // totals that disagree with what was read.
   const std::vector<std::string>& warnings() const;

@@ -5,6 +5,8 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -81,6 +83,8 @@ TEST(TraceReaderTest, TruncationAtEveryByteReadsTheWholeRecordsBefore) {
       continue;
     }
     ASSERT_TRUE(reader.ok()) << cut << ": " << reader.status();
+    // A cut file has no footer: no trailer before the end either.
+    ASSERT_FALSE((*reader)->early_trailer().has_value()) << cut;
     auto items = ReadAllItems(reader->get());
     ASSERT_TRUE(items.ok()) << cut << ": " << items.status();
     size_t whole = 0;
@@ -439,6 +443,48 @@ TraceTrailer OneEventTrailer(uint64_t event_count) {
   return trailer;
 }
 
+TEST(TraceReaderTest, TrailerIsKnownAtOpenWhenTheFileHasAFooter) {
+  const SmallTrace& t = GetSmallTrace();
+  auto reader = *TraceReader::OpenBuffer("small.slabtrace", t.bytes);
+  ASSERT_TRUE(reader->early_trailer().has_value());
+  EXPECT_FALSE(reader->trailer().has_value());  // still only at the end.
+  EXPECT_EQ(reader->bytes_read(), t.header_end);
+  EXPECT_GT(reader->early_trailer()->max_live_objects(), 0u);
+  const std::string early = reader->early_trailer()->DebugString();
+  ASSERT_TRUE(ReadAllItems(reader.get()).ok());
+  ASSERT_TRUE(reader->trailer().has_value());
+  EXPECT_EQ(reader->trailer()->DebugString(), early);
+  for (const std::string& warning : reader->warnings()) {
+    EXPECT_THAT(warning, HasSubstr("gaps in the event sequence"));  // random.
+  }
+}
+
+TEST(TraceReaderErrorsTest, FooterThatMissesTheTrailerGivesNoEarlyTrailer) {
+  std::string bytes = OneChunkFileWithTrailer(OneEventTrailer(1));
+  // The footer's offset one byte off: not a trailer record there. Open
+  // still works and the stream reports it at the end, as before.
+  const size_t at = bytes.size() - 16;
+  internal::PutLe64(
+      reinterpret_cast<uint8_t*>(&bytes[at]),
+      internal::GetLe64(reinterpret_cast<uint8_t*>(&bytes[at])) + 1);
+  auto reader = *TraceReader::OpenBuffer("f.slabtrace", bytes);
+  EXPECT_FALSE(reader->early_trailer().has_value());
+  auto items = ReadAllItems(reader.get());
+  ASSERT_FALSE(items.ok());
+  EXPECT_THAT(std::string(items.status().message()),
+              HasSubstr("footer points to offset"));
+
+  // A trailer record without a footer after it: none at open either, and
+  // the same warning at the end.
+  const std::string no_footer = bytes.substr(0, bytes.size() - 16);
+  auto bare = *TraceReader::OpenBuffer("n.slabtrace", no_footer);
+  EXPECT_FALSE(bare->early_trailer().has_value());
+  ASSERT_TRUE(ReadAllItems(bare.get()).ok());
+  EXPECT_TRUE(bare->trailer().has_value());
+  EXPECT_THAT(bare->warnings(),
+              testing::ElementsAre(HasSubstr("without its footer")));
+}
+
 TEST(TraceReaderErrorsTest, TrailerThatDisagreesIsAWarning) {
   const std::string bytes = OneChunkFileWithTrailer(OneEventTrailer(7));
   auto reader = *TraceReader::OpenBuffer("d.slabtrace", bytes);
@@ -536,6 +582,15 @@ TEST(TraceReaderTest, ChunksComeOutInRunsThatShareTheChunkOffset) {
   std::vector<uint64_t> chunks_read;
   std::vector<TraceItem> got;
   while (*reader->Next(&record)) {
+    // Each run's kind counts and largest thread are those of its events.
+    std::array<uint32_t, kNumEventKinds> kinds{};
+    uint32_t max_thread = 0;
+    for (const Event& e : record.events) {
+      ++kinds[static_cast<int>(e.kind)];
+      max_thread = std::max(max_thread, e.thread);
+    }
+    EXPECT_EQ(record.kind_counts, kinds);
+    EXPECT_EQ(record.max_thread, max_thread);
     if (record.type == TraceRecord::Type::kMarker) {
       runs.push_back(0);
       TraceItem item;

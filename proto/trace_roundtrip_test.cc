@@ -469,6 +469,78 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
   const std::string want = ReadFileBytes(dir + "/one.slabtrace");
   EXPECT_GT(want.size(), 1000u);
   EXPECT_TRUE(ReadFileBytes(dir + "/batched.slabtrace") == want);
+
+  // Both recorded the peak of allocs - frees over the events they took.
+  auto reader = *TraceReader::OpenBuffer("one.slabtrace", want);
+  auto items = ReadAllItems(reader.get());
+  ASSERT_TRUE(items.ok());
+  int64_t live = 0, peak = 0;
+  for (const TraceItem& item : *items) {
+    if (item.is_marker) continue;
+    live += int64_t{item.event.kind == EventKind::kAlloc} -
+            int64_t{item.event.kind == EventKind::kFree};
+    peak = std::max(peak, live);
+  }
+  EXPECT_GT(peak, 10);
+  ASSERT_TRUE(reader->trailer().has_value());
+  EXPECT_EQ(reader->trailer()->max_live_objects(), static_cast<uint64_t>(peak));
+}
+
+TEST(TraceWriterTest, TrailerRecordsThePeakOfLiveObjects) {
+  const TraceHeader header = JemallocTestHeader();
+  // Two frees of older blocks first (live -2), then 5 allocs (3), a resize
+  // (still 3), 2 frees (1) and 3 allocs (4): the peak is 4, whether the
+  // events come one by one or in batches that split anywhere.
+  const EventKind kinds[] = {
+      EventKind::kFree,  EventKind::kFree,   EventKind::kAlloc,
+      EventKind::kAlloc, EventKind::kAlloc,  EventKind::kAlloc,
+      EventKind::kAlloc, EventKind::kResize, EventKind::kFree,
+      EventKind::kFree,  EventKind::kAlloc,  EventKind::kAlloc,
+      EventKind::kAlloc};
+  std::vector<Event> events;
+  for (const EventKind kind : kinds) {
+    Event e;
+    e.seq = events.size();
+    e.kind = kind;
+    e.api = kind == EventKind::kAlloc    ? AllocApi::kMalloc
+            : kind == EventKind::kResize ? AllocApi::kRealloc
+                                         : AllocApi::kFree;
+    e.ptr = 0x10000 + 64 * events.size();
+    e.size_class = 3;
+    events.push_back(e);
+  }
+  const std::string dir =
+      getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+  for (const size_t batch : {size_t{0}, size_t{1}, size_t{3}, size_t{13}}) {
+    const std::string path = absl::StrCat(dir, "/peak", batch, ".slabtrace");
+    auto writer = TraceWriter::Create(path, header, {4, 1});
+    ASSERT_TRUE(writer.ok());
+    for (size_t at = 0; at < events.size();) {
+      const size_t n = batch == 0 ? 1 : std::min(batch, events.size() - at);
+      ASSERT_TRUE(batch == 0
+                      ? (*writer)->Append(events[at]).ok()
+                      : (*writer)
+                            ->AppendBatch(absl::MakeConstSpan(&events[at], n))
+                            .ok());
+      at += n;
+    }
+    TraceTrailer given;
+    given.set_max_live_objects(99);  // derived by the writer, like totals.
+    ASSERT_TRUE((*writer)->Close(given).ok());
+    auto reader = TraceReader::Open(path);
+    ASSERT_TRUE(reader.ok());
+    ASSERT_TRUE((*reader)->early_trailer().has_value()) << batch;
+    EXPECT_EQ((*reader)->early_trailer()->max_live_objects(), 4u) << batch;
+  }
+  // An empty trace: 0, as in traces written before the field.
+  const std::string path = dir + "/peak_empty.slabtrace";
+  auto writer = TraceWriter::Create(path, header);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto reader = TraceReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->early_trailer().has_value());
+  EXPECT_EQ((*reader)->early_trailer()->max_live_objects(), 0u);
 }
 
 }  // namespace

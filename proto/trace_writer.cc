@@ -24,6 +24,13 @@
 namespace slabtrace {
 namespace {
 
+// +1 for an allocation, -1 for a free, 0 for a resize (the object lives
+// on): the step of the live-object count behind max_live_objects.
+inline int64_t LiveDelta(uint8_t kind) {
+  return int64_t{kind == static_cast<uint8_t>(EventKind::kAlloc)} -
+         int64_t{kind == static_cast<uint8_t>(EventKind::kFree)};
+}
+
 // Map fields (metadata, stats extras) would otherwise come out in hash
 // order: the same trace must give the same bytes.
 void SerializeDeterministic(const google::protobuf::MessageLite& message,
@@ -97,6 +104,11 @@ class TraceWriter::Impl {
   uint64_t bytes_written_ = 0;
   uint64_t markers_written_ = 0;
   uint64_t last_time_ns_ = 0;
+  // Allocs - frees over the events appended so far, and its maximum: the
+  // trailer's max_live_objects. Signed: a trace may start with frees of
+  // blocks allocated before recording began.
+  int64_t live_objects_ = 0;
+  int64_t max_live_objects_ = 0;
   std::array<uint64_t, kNumEventKinds> kinds_written_{};
   std::vector<ChunkIndexEntry> chunks_;
   bool failed_ = false;
@@ -243,6 +255,8 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
   pending_pointer_bits_ |= event.ptr;
   ++pending_kinds_[kind];
   ++events_appended_;
+  live_objects_ += LiveDelta(kind);
+  max_live_objects_ = std::max(max_live_objects_, live_objects_);
   last_time_ns_ = std::max(last_time_ns_, event.time_ns);
   if (pending_.size() >= options_.events_per_chunk) return Flush();
   return absl::OkStatus();
@@ -263,6 +277,8 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
       uint64_t next_seq = pending_.back().seq + 1;
       uint64_t pointer_bits = 0;
       uint64_t last_time = last_time_ns_;
+      int64_t live = live_objects_;
+      int64_t max_live = max_live_objects_;
       std::array<uint64_t, kNumEventKinds> kinds{};
       for (; run < limit; ++run) {
         const Event& e = events[i + run];
@@ -275,6 +291,8 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
         ++next_seq;
         pointer_bits |= e.ptr;
         ++kinds[kind];
+        live += LiveDelta(kind);
+        max_live = std::max(max_live, live);
         last_time = std::max(last_time, e.time_ns);
       }
       pending_.insert(pending_.end(), events.begin() + i,
@@ -282,6 +300,8 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
       pending_pointer_bits_ |= pointer_bits;
       for (int k = 0; k < kNumEventKinds; ++k) pending_kinds_[k] += kinds[k];
       events_appended_ += run;
+      live_objects_ = live;
+      max_live_objects_ = max_live;
       last_time_ns_ = last_time;
       i += run;
       if (run > 0 && pending_.size() >= options_.events_per_chunk) {
@@ -372,6 +392,7 @@ absl::Status TraceWriter::Impl::Close(TraceTrailer trailer) {
     by_kind[std::string(EventKindName(static_cast<EventKind>(k)))] =
         kinds_written_[k];
   }
+  trailer.set_max_live_objects(static_cast<uint64_t>(max_live_objects_));
   trailer.set_dropped_events(trailer.dropped_events() + dropped_events_);
   trailer.set_end_time_ns(std::max(trailer.end_time_ns(), last_time_ns_));
   trailer.mutable_chunks()->Clear();

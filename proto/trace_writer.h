@@ -68,7 +68,8 @@ class TraceWriter {
   // Writes the open chunk now (the recorder does this periodically so that a
   // killed process loses at most a few milliseconds of events).
   absl::Status Flush();
-  // Flushes, fills in the totals and chunk index of `trailer` (the caller
+  // Flushes, fills in the totals, max_live_objects (the peak of allocs -
+  // frees over the appended events) and chunk index of `trailer` (the caller
   // sets calls_by_api, threads, dropped counts of its own and the like),
   // writes it and the footer, and closes the file.
   absl::Status Close(TraceTrailer trailer = {});

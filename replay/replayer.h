@@ -34,7 +34,22 @@ namespace slabtrace {
 
 class Replayer {
  public:
+  // The most live objects the live-object table is sized for from the
+  // trailer's max_live_objects before the first event (4 Mi objects: 8 Mi
+  // slots, 128 MiB, what the table reaches at 2.6 M to 5.2 M live objects
+  // anyway); a larger peak grows from there as without the hint. A bound
+  // for damaged or crafted files, whose hint could otherwise make memory
+  // follow a number instead of the trace.
+  static constexpr uint64_t kMaxReservedLiveObjects = uint64_t{1} << 22;
+  // How many live objects to size the table for from `trailer`: its
+  // max_live_objects, at most its alloc events (a peak cannot exceed them)
+  // and kMaxReservedLiveObjects; 0 when it has no hint.
+  static uint64_t LiveObjectsToReserve(const TraceTrailer& trailer);
+
   // `reader` must outlive the Replayer and be positioned after the header.
+  // When the reader found the trailer at open (TraceReader::early_trailer),
+  // the live-object table starts at the trace's peak (see
+  // kMaxReservedLiveObjects) instead of growing to it.
   Replayer(TraceReader& reader, const ReplayOptions& options);
 
   // Called after every record with the reader, e.g. for a progress line.
@@ -53,7 +68,7 @@ class Replayer {
   };
 
   void ApplyEvents(absl::Span<const Event> events);
-  void CountEvents(absl::Span<const Event> events);
+  void CountEvents(const TraceRecord& record);
   void TakeSweep(Sweep::Kind kind, uint64_t seq, uint64_t time_ns,
                  const Marker* marker);
   void FillGroundTruth(const std::vector<ClassCounts>& counts,

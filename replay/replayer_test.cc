@@ -489,5 +489,58 @@ TEST_F(ReplayerTest, SameTraceReplaysToIdenticalBytes) {
   EXPECT_GT(first.size(), 100u);
 }
 
+TEST_F(ReplayerTest, LiveTableStartsAtTheTrailersPeakOfLiveObjects) {
+  // 125 slabs of 16: 2,000 objects live at the peak, then half freed.
+  for (int s = 0; s < 125; ++s) FillSlab(s);
+  for (int s = 0; s < 125; s += 2) {
+    for (int k = 0; k < 16; ++k) trace_.Free(Region(s, k), c1280_);
+  }
+  trace_.Close();
+  auto reader = TraceReader::Open(path_);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->early_trailer().has_value());
+  EXPECT_EQ((*reader)->early_trailer()->max_live_objects(), 2000u);
+  Replayer replayer(**reader, ReplayOptions());
+  // Sized for 2,000 at most 5/8 full before the first event, and it never
+  // had to grow.
+  const size_t capacity = replayer.occupancy().live_table_capacity();
+  EXPECT_GE(capacity * 5 / 8, 2000u);
+  EXPECT_LE(capacity, 4096u);
+  absl::StatusOr<Report> report = replayer.Run();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(replayer.occupancy().live_table_capacity(), capacity);
+  EXPECT_TRUE(report->trailer().agrees());
+}
+
+TEST(ReplayerReserveTest, TheHintIsBoundedByAllocsAndAFixedMaximum) {
+  TraceTrailer trailer;
+  EXPECT_EQ(Replayer::LiveObjectsToReserve(trailer), 0u);  // older traces.
+  (*trailer.mutable_events_by_kind())["alloc"] = 5000;
+  trailer.set_max_live_objects(1200);
+  EXPECT_EQ(Replayer::LiveObjectsToReserve(trailer), 1200u);
+  // A damaged trailer: more live than allocated, or a huge value.
+  trailer.set_max_live_objects(7000);
+  EXPECT_EQ(Replayer::LiveObjectsToReserve(trailer), 5000u);
+  (*trailer.mutable_events_by_kind())["alloc"] = uint64_t{1} << 50;
+  trailer.set_max_live_objects(uint64_t{1} << 40);
+  EXPECT_EQ(Replayer::LiveObjectsToReserve(trailer),
+            Replayer::kMaxReservedLiveObjects);
+  trailer.clear_events_by_kind();
+  EXPECT_EQ(Replayer::LiveObjectsToReserve(trailer), 0u);
+}
+
+TEST_F(ReplayerTest, WithoutATrailerTheLiveTableGrowsFromEmpty) {
+  for (int s = 0; s < 125; ++s) FillSlab(s);
+  trace_.Abandon();
+  auto reader = TraceReader::Open(path_);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_FALSE((*reader)->early_trailer().has_value());
+  Replayer replayer(**reader, ReplayOptions());
+  EXPECT_LE(replayer.occupancy().live_table_capacity(), 16u);
+  absl::StatusOr<Report> report = replayer.Run();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->sweeps(0).total().live_objects(), 2000u);
+}
+
 }  // namespace
 }  // namespace slabtrace

@@ -75,6 +75,13 @@ class SlabOccupancy {
   SlabOccupancy(const SlabOccupancy&) = delete;
   SlabOccupancy& operator=(const SlabOccupancy&) = delete;
 
+  // Sizes the live-object table for `n` objects up front (e.g. the trace
+  // trailer's max_live_objects), sparing its growth from empty; it still
+  // grows past that. Results do not depend on it. The caller bounds `n`.
+  void ReserveLiveObjects(size_t n) { live_.Reserve(n); }
+  // Slots of the live-object table (tests: whether it had to grow).
+  size_t live_table_capacity() const { return live_.capacity(); }
+
   // Applies one event; `event_index` is its position in the stream, for
   // inconsistency reports. Uses event.slab as the granule.
   void Apply(const Event& event, uint64_t event_index);

@@ -1,5 +1,6 @@
 #include "tools/inspect_command.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -28,6 +29,10 @@ struct StreamCounts {
   absl::flat_hash_set<uint32_t> threads;
   std::vector<Marker> markers;
   uint64_t events = 0;
+  // Allocs - frees so far and its maximum, beside the trailer's
+  // max_live_objects (signed: a trace may start with older blocks' frees).
+  int64_t live = 0;
+  int64_t max_live = 0;
 };
 
 void Count(const Event& e, StreamCounts* counts) {
@@ -35,6 +40,9 @@ void Count(const Event& e, StreamCounts* counts) {
   ++counts->events_by_kind[static_cast<int>(e.kind)];
   ++counts->events_by_api[static_cast<int>(e.api)][static_cast<int>(e.kind)];
   counts->threads.insert(e.thread);
+  counts->live += int64_t{e.kind == EventKind::kAlloc} -
+                  int64_t{e.kind == EventKind::kFree};
+  counts->max_live = std::max(counts->max_live, counts->live);
 }
 
 std::string FormatTime(int64_t unix_ns) {
@@ -188,6 +196,14 @@ void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
   std::printf("threads:     %llu", static_cast<unsigned long long>(threads));
   if (trailer && trailer->threads() != 0) {
     std::printf(" (trailer: %u)", trailer->threads());
+  }
+  // The trailer's hint for sizing a replay's tables; traces written before
+  // the field have none.
+  std::printf("\npeak live:   %lld objects",
+              static_cast<long long>(counts.max_live));
+  if (trailer && trailer->max_live_objects() != 0) {
+    std::printf(" (trailer: %llu)",
+                static_cast<unsigned long long>(trailer->max_live_objects()));
   }
   std::printf("\nchunks:      %llu",
               static_cast<unsigned long long>(reader.chunks_read()));

@@ -35,6 +35,8 @@ expect_in "$tmp/out" '^  malloc +[0-9]+ +[0-9]+/0/0 +[0-9]+/0/0  agree$'
 expect_in "$tmp/out" '^  realloc +[0-9]+ +[0-9]+/[0-9]+/[0-9]+ +[0-9]+/[0-9]+/[0-9]+  agree$'
 expect_in "$tmp/out" '^symmetric accounting: exact'
 expect_in "$tmp/out" '^chunks: +9 \(trailer: 9\)$'
+# The peak of live objects read, beside the trailer's max_live_objects.
+expect_in "$tmp/out" '^peak live: +([0-9]+) objects \(trailer: \1\)$'
 expect_in "$tmp/out" '^bytes/event: +[0-9.]+$'
 expect_in "$tmp/out" '^integrity: +complete$'
 if grep -q DISAGREE "$tmp/out"; then fail "whole trace: counts disagree"; fi

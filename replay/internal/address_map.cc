@@ -46,6 +46,19 @@ void AddressMap::Release(Slot* slots, size_t capacity) {
   }
 }
 
+void AddressMap::Reserve(size_t n) {
+  if (n <= grow_at_) return;
+  size_t capacity = capacity_;
+  while (capacity / 8 * 5 < n && capacity < (size_t{1} << 58)) capacity *= 2;
+  if (size_ == 0) {
+    Release(slots_, capacity_);
+    slots_ = nullptr;
+    Allocate(capacity);
+    return;
+  }
+  while (capacity_ < capacity) Grow();
+}
+
 void AddressMap::Grow() {
   Slot* const old = slots_;
   const size_t old_capacity = capacity_;

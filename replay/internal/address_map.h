@@ -69,6 +69,12 @@ class AddressMap {
     --size_;
   }
 
+  // Makes room for `n` entries without growing (and without the growths'
+  // copying: on an empty table it allocates the final size at once). Never
+  // shrinks. The caller bounds `n`: the table takes 16 bytes per slot for
+  // at least 8/5 slots per entry.
+  void Reserve(size_t n);
+
   // Brings the home slot of `key` towards the cache.
   void Prefetch(uint64_t key) const { __builtin_prefetch(&slots_[Home(key)]); }
 

@@ -106,5 +106,25 @@ TEST(AddressMapTest, GrowsIntoMappedMemoryAndEmptiesAgain) {
   }
 }
 
+TEST(AddressMapTest, ReserveMakesRoomWithoutGrowingLater) {
+  AddressMap map;
+  map.Reserve(1000);
+  const size_t capacity = map.capacity();
+  EXPECT_GE(capacity * 5 / 8, 1000u);
+  EXPECT_EQ(capacity, 2048u);  // the smallest power of two that holds it.
+  for (uint64_t k = 1; k <= 1000; ++k) *map.Insert(k * 64).first = k;
+  EXPECT_EQ(map.capacity(), capacity);
+  // On a table with entries, it grows them along; never shrinks.
+  map.Reserve(3000);
+  EXPECT_GE(map.capacity() * 5 / 8, 3000u);
+  map.Reserve(10);
+  EXPECT_GE(map.capacity() * 5 / 8, 3000u);
+  for (uint64_t k = 1; k <= 1000; ++k) {
+    ASSERT_NE(map.Find(k * 64), nullptr);
+    EXPECT_EQ(*map.Find(k * 64), k);
+  }
+  EXPECT_EQ(map.size(), 1000u);
+}
+
 }  // namespace
 }  // namespace slabtrace

@@ -3,7 +3,9 @@
 # `slabtrace compare` (table, and csv by class) of each checked-in trace must
 # give exactly the bytes in testdata/redis/golden/.
 #
-# usage: golden_test.sh SLABTRACE TRACE...
+# usage: golden_test.sh SLABTRACE [--golden DIR] TRACE...
+# The goldens of a trace are in golden/ beside it, or in DIR when given
+# (the classic-coding copy in redis/classic/ shares redis/golden/).
 # With SLABTRACE_UPDATE_GOLDEN=1 under `bazel run` it writes the outputs into
 # the workspace instead (testdata/rerecord.sh --goldens-only does that), the
 # same switch tools/replay_command_test.cc uses for testdata/golden/.
@@ -11,6 +13,11 @@ set -uo pipefail
 
 slabtrace="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 shift
+golden_dir=""
+if [[ "${1:-}" == "--golden" ]]; then
+  golden_dir="$2"
+  shift 2
+fi
 
 update_dir=""
 if [[ -n "${SLABTRACE_UPDATE_GOLDEN:-}" ]]; then
@@ -49,7 +56,8 @@ for trace in "$@"; do
     if [[ -n "$update_dir" ]]; then
       cp "$out_dir/$file" "$update_dir/$file"
       echo "wrote testdata/redis/golden/$file"
-    elif ! diff -u "$dir/golden/$file" "$out_dir/$file" >"$out_dir/$file.diff"; then
+    elif ! diff -u "${golden_dir:-$dir/golden}/$file" "$out_dir/$file" \
+        >"$out_dir/$file.diff"; then
       echo "FAIL $file differs from testdata/redis/golden/$file" \
         "(regenerate: testdata/rerecord.sh --goldens-only):"
       head -n 20 "$out_dir/$file.diff"
