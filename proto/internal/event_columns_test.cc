@@ -421,6 +421,72 @@ TEST(RefCodingTest, MalformedValuesInsideLongColumns) {
               testing::HasSubstr("event 600: refers to recent free 5 of 0"));
 }
 
+// Within a block the first error named is the block's first bad kind, then
+// its first bad time, then its first bad thread, whatever their order in
+// the block (the order decoding the chunk whole gives; a decoder that fuses
+// these columns must keep it).
+TEST(RefCodingTest, KindTimeAndThreadErrorsAreNamedInColumnOrder) {
+  constexpr int kEvents = 1000;  // two blocks.
+  const std::string classes(kEvents,
+                            static_cast<char>(format::kRecentFrees + 21));
+  const std::string sizes(kEvents, '\0');
+  const std::string deltas(kEvents, '\x02');
+  const std::string times(kEvents, '\x02');  // +1 each.
+  uint8_t buffer[kMaxVarintBytes];
+  const std::string too_wide(reinterpret_cast<const char*>(buffer),
+                             PutVarint(buffer, uint64_t{1} << 33) - buffer);
+  auto chunk = [&](const std::string& kinds, const std::string& time,
+                   const std::string& thread) {
+    std::vector<uint8_t> out;
+    for (const std::string& column :
+         {kinds, time, thread, classes, sizes, deltas, std::string(),
+          std::string(), std::string()}) {
+      uint8_t length[4];
+      PutLe32(length, static_cast<uint32_t>(column.size()));
+      out.insert(out.end(), length, length + 4);
+      out.insert(out.end(), column.begin(), column.end());
+    }
+    return out;
+  };
+  auto error = [&](const std::string& kinds, const std::string& time,
+                   const std::string& thread) {
+    return std::string(
+        DecodeRefChunk(chunk(kinds, time, thread), kEvents).message());
+  };
+  std::string kinds(kEvents, '\x80');  // same thread, kAlloc, malloc.
+  kinds[0] = '\x00';                   // thread 7 from the first event.
+  kinds[600] = '\x00';                 // back to thread 0.
+  const std::string threads = Bytes({7, 0});
+  EXPECT_TRUE(DecodeRefChunk(chunk(kinds, times, threads), kEvents).ok());
+
+  std::string bad_thread = kinds;
+  bad_thread[10] = '\x00';
+  const std::string threads_bad = Bytes({7}) + too_wide + Bytes({0});
+  EXPECT_THAT(error(bad_thread, times, threads_bad),
+              testing::HasSubstr("event 10: thread 8589934592 out of range"));
+  // A time running out later in the block comes first ...
+  EXPECT_THAT(error(bad_thread, times.substr(0, 300), threads_bad),
+              testing::HasSubstr("event 300: varint overrun"));
+  // ... and a bad kind later in the block before both.
+  std::string bad_kind = bad_thread;
+  bad_kind[400] = '\xe0';  // kind 3.
+  EXPECT_THAT(error(bad_kind, times.substr(0, 300), threads_bad),
+              testing::HasSubstr("event 400: kind 3 / api 0 out of range"));
+  // The same in the second block, after a first block that decodes.
+  std::string late = kinds;
+  late[520] = '\x00';
+  late[900] = '\xe0';
+  const std::string threads_late = Bytes({7}) + too_wide + Bytes({0});
+  EXPECT_THAT(error(late, times, threads_late),
+              testing::HasSubstr("event 900: kind 3 / api 0 out of range"));
+  late[900] = '\x80';
+  EXPECT_THAT(error(late, times, threads_late),
+              testing::HasSubstr("event 520: thread 8589934592 out of range"));
+  // A thread column that runs out.
+  EXPECT_THAT(error(kinds, times, Bytes({7})),
+              testing::HasSubstr("event 600: varint overrun"));
+}
+
 // Corrupted reference-coded columns (what a fuzz build, which skips the
 // CRC, feeds the decoder): every outcome is a decoded chunk or an error,
 // never a read outside the columns (the ASan build checks that), and a
