@@ -12,11 +12,11 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "proto/testing/trace_items.h"
 #include "proto/trace_reader.h"
 #include "proto/trace_writer.h"
 
@@ -83,30 +83,18 @@ absl::Status Verify(const std::string& a, const std::string& b) {
                                             (*ra)->header().DebugString(),
                                             (*rb)->header().DebugString()));
   }
-  std::vector<Event> ea, eb;
-  std::vector<std::string> ma, mb;
-  for (auto [reader, events, markers] :
-       {std::make_tuple(ra->get(), &ea, &ma),
-        std::make_tuple(rb->get(), &eb, &mb)}) {
-    TraceRecord record;
-    while (true) {
-      absl::StatusOr<bool> more = reader->Next(&record);
-      if (!more.ok()) return more.status();
-      if (!*more) break;
-      if (record.type == TraceRecord::Type::kMarker) {
-        markers->push_back(record.marker->DebugString());
-        markers->push_back(absl::StrCat(events->size()));
-      } else {
-        events->insert(events->end(), record.events.begin(),
-                       record.events.end());
-      }
-    }
+  absl::StatusOr<std::vector<TraceItem>> items_a = ReadAllItems(ra->get());
+  if (!items_a.ok()) return items_a.status();
+  absl::StatusOr<std::vector<TraceItem>> items_b = ReadAllItems(rb->get());
+  if (!items_b.ok()) return items_b.status();
+  for (TraceReader* reader : {ra->get(), rb->get()}) {
     if (!reader->warnings().empty()) {
       return absl::DataLossError(reader->warnings().front());
     }
   }
-  if (ea != eb) return absl::DataLossError("events differ");
-  if (ma != mb) return absl::DataLossError("markers differ");
+  if (*items_a != *items_b) {
+    return absl::DataLossError("events or markers differ");
+  }
   TraceTrailer ta = *(*ra)->trailer();
   TraceTrailer tb = *(*rb)->trailer();
   if (ta.chunks_size() != tb.chunks_size()) {
