@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <utility>
 
@@ -129,6 +130,63 @@ __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
   return i;
 }
 
+// The kind+api, time and thread columns, which both codings start with,
+// written event by event: kind and time straight to their place in the
+// chunk (the kind column's length is the event count), the thread column
+// into scratch until its length is known.
+class LeadingColumns {
+ public:
+  LeadingColumns(uint8_t* kind, uint8_t* time, uint8_t* thread,
+                 uint64_t time_resolution_ns)
+      : kind_(kind),
+        time_(time),
+        thread_(thread),
+        divide_(time_resolution_ns) {}
+
+  __attribute__((always_inline)) void Put(const Event& e) {
+    const bool same_thread = e.thread == previous_thread_;
+    *kind_++ =
+        static_cast<uint8_t>((same_thread ? format::kSameThreadBit : 0) |
+                             static_cast<uint8_t>(e.kind) << format::kApiBits |
+                             static_cast<uint8_t>(e.api));
+    const uint64_t t = divide_(e.time_ns);
+    time_ = PutVarint(time_, ZigZag(static_cast<int64_t>(t - previous_time_)));
+    previous_time_ = t;
+    if (!same_thread) thread_ = PutVarint(thread_, e.thread);
+    previous_thread_ = e.thread;
+  }
+  uint8_t* time_end() const { return time_; }
+  uint8_t* thread_end() const { return thread_; }
+
+ private:
+  uint8_t* kind_;
+  uint8_t* time_;
+  uint8_t* thread_;
+  const Divider divide_;
+  uint32_t previous_thread_ = 0;
+  uint64_t previous_time_ = 0;
+};
+
+// Writes the length of the kind and time columns in front of them, then
+// appends each [start, end) column from scratch behind the time column with
+// its length; returns the end of the chunk.
+uint8_t* FinishColumns(
+    uint8_t* kind_start, size_t num_events, uint8_t* time_start,
+    uint8_t* time_end,
+    std::initializer_list<std::pair<const uint8_t*, const uint8_t*>> columns) {
+  constexpr size_t kHead = format::kColumnLengthBytes;
+  PutLe32(kind_start - kHead, static_cast<uint32_t>(num_events));
+  PutLe32(time_start - kHead, static_cast<uint32_t>(time_end - time_start));
+  uint8_t* p = time_end;
+  for (const auto& [start, end] : columns) {
+    const size_t length = static_cast<size_t>(end - start);
+    PutLe32(p, static_cast<uint32_t>(length));
+    std::memcpy(p + kHead, start, length);
+    p += kHead + length;
+  }
+  return p;
+}
+
 }  // namespace
 
 ChunkEncoder::ChunkEncoder(std::vector<uint64_t> class_sizes)
@@ -191,9 +249,8 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
   uint8_t* const free_class_start = alloc_ptr_start + wide_room;
   uint8_t* const free_size_start = free_class_start + class_room;
   uint8_t* const free_ptr_start = free_size_start + wide_room;
-  uint8_t* kind_p = kind_start;
-  uint8_t* time_p = time_start;
-  uint8_t* thread_p = thread_start;
+  LeadingColumns leading(kind_start, time_start, thread_start,
+                         time_resolution_ns);
   uint8_t* alloc_class_p = alloc_class_start;
   uint8_t* alloc_size_p = alloc_size_start;
   uint8_t* alloc_ptr_p = alloc_ptr_start;
@@ -201,7 +258,6 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
   uint8_t* free_size_p = free_size_start;
   uint8_t* free_ptr_p = free_ptr_start;
 
-  const Divider divide(time_resolution_ns);
   const SlabGeometry& geometry = *geometry_;
   const uint64_t* const class_sizes = class_sizes_.data();
   const uint8_t* const index_shift = index_shift_.data();
@@ -248,19 +304,8 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
     table[bucket] = ring.pushes;
   };
   bool ok = true;
-  uint32_t previous_thread = 0;
-  uint64_t previous_time = 0;
   for (const Event& e : events) {
-    const bool same_thread = e.thread == previous_thread;
-    *kind_p++ =
-        static_cast<uint8_t>((same_thread ? format::kSameThreadBit : 0) |
-                             static_cast<uint8_t>(e.kind) << format::kApiBits |
-                             static_cast<uint8_t>(e.api));
-    const uint64_t t = divide(e.time_ns);
-    time_p = PutVarint(time_p, ZigZag(static_cast<int64_t>(t - previous_time)));
-    previous_time = t;
-    if (!same_thread) thread_p = PutVarint(thread_p, e.thread);
-    previous_thread = e.thread;
+    leading.Put(e);
     const Recent recent{e.ptr, e.size_class};
     const uint32_t bucket = Bucket(e.ptr, e.size_class);
     if (e.kind == EventKind::kFree) {
@@ -304,23 +349,16 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
   if (!ok) return false;
 
   flags_ = format::kChunkRefCoding;
-  PutLe32(kind_start - kHead, static_cast<uint32_t>(n));
-  PutLe32(time_start - kHead, static_cast<uint32_t>(time_p - time_start));
-  uint8_t* p = time_p;
-  for (const auto& [start, end] :
-       {std::pair<const uint8_t*, const uint8_t*>{thread_start, thread_p},
-        {alloc_class_start, alloc_class_p},
-        {alloc_size_start, alloc_size_p},
-        {alloc_ptr_start, alloc_ptr_p},
-        {free_class_start, free_class_p},
-        {free_size_start, free_size_p},
-        {free_ptr_start, free_ptr_p}}) {
-    const size_t length = static_cast<size_t>(end - start);
-    PutLe32(p, static_cast<uint32_t>(length));
-    std::memcpy(p + kHead, start, length);
-    p += kHead + length;
-  }
-  size_ = static_cast<size_t>(p - buffer_.data());
+  uint8_t* const end =
+      FinishColumns(kind_start, n, time_start, leading.time_end(),
+                    {{thread_start, leading.thread_end()},
+                     {alloc_class_start, alloc_class_p},
+                     {alloc_size_start, alloc_size_p},
+                     {alloc_ptr_start, alloc_ptr_p},
+                     {free_class_start, free_class_p},
+                     {free_size_start, free_size_p},
+                     {free_ptr_start, free_ptr_p}});
+  size_ = static_cast<size_t>(end - buffer_.data());
   return true;
 }
 
@@ -353,31 +391,18 @@ void ChunkEncoder::EncodeClassic(absl::Span<const Event> events,
   uint8_t* const ptr_start = thread_start + thread_room;
   uint8_t* const size_start = ptr_start + wide_room;
   uint8_t* const class_start = size_start + wide_room;
-  uint8_t* kind_p = kind_start;
-  uint8_t* time_p = time_start;
-  uint8_t* thread_p = thread_start;
+  LeadingColumns leading(kind_start, time_start, thread_start,
+                         time_resolution_ns);
   uint8_t* ptr_p = ptr_start;
   uint8_t* size_p = size_start;
   uint8_t* class_p = class_start;
 
   // One pass over the events, all six columns at once: the events are read
   // once (a 64K-event chunk is 3 MB, beyond L2) instead of once per column.
-  const Divider divide(time_resolution_ns);
   const uint64_t* const class_sizes = class_sizes_.data();
   uint64_t* const last_ptr = last_ptr_.data();
-  uint32_t previous_thread = 0;
-  uint64_t previous_time = 0;
   for (const Event& e : events) {
-    const bool same_thread = e.thread == previous_thread;
-    *kind_p++ =
-        static_cast<uint8_t>((same_thread ? format::kSameThreadBit : 0) |
-                             static_cast<uint8_t>(e.kind) << format::kApiBits |
-                             static_cast<uint8_t>(e.api));
-    const uint64_t t = divide(e.time_ns);
-    time_p = PutVarint(time_p, ZigZag(static_cast<int64_t>(t - previous_time)));
-    previous_time = t;
-    if (!same_thread) thread_p = PutVarint(thread_p, e.thread);
-    previous_thread = e.thread;
+    leading.Put(e);
     uint64_t& last = last_ptr[e.size_class];
     // A pointer of 0 would look untouched; it only costs a duplicate entry
     // in touched_.
@@ -396,20 +421,13 @@ void ChunkEncoder::EncodeClassic(absl::Span<const Event> events,
   for (uint16_t c : touched_) last_ptr[c] = 0;
   touched_.clear();
 
-  PutLe32(kind_start - kHead, static_cast<uint32_t>(n));
-  PutLe32(time_start - kHead, static_cast<uint32_t>(time_p - time_start));
-  uint8_t* p = time_p;
-  for (const auto& [start, end] :
-       {std::pair<const uint8_t*, const uint8_t*>{thread_start, thread_p},
-        {ptr_start, ptr_p},
-        {size_start, size_p},
-        {class_start, class_p}}) {
-    const size_t length = static_cast<size_t>(end - start);
-    PutLe32(p, static_cast<uint32_t>(length));
-    std::memcpy(p + kHead, start, length);
-    p += kHead + length;
-  }
-  size_ = static_cast<size_t>(p - buffer_.data());
+  uint8_t* const end =
+      FinishColumns(kind_start, n, time_start, leading.time_end(),
+                    {{thread_start, leading.thread_end()},
+                     {ptr_start, ptr_p},
+                     {size_start, size_p},
+                     {class_start, class_p}});
+  size_ = static_cast<size_t>(end - buffer_.data());
 }
 
 ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
