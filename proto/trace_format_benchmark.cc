@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -49,7 +51,12 @@ std::string Encode(const std::vector<Event>& events, const TraceHeader& header,
   for (const Event& e : events) (void)writer->Append(e);
   (void)writer->Close();
   std::string bytes(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
-  (void)pread(fd, &bytes[0], bytes.size(), 0);
+  if (pread(fd, &bytes[0], bytes.size(), 0) !=
+      static_cast<ssize_t>(bytes.size())) {
+    std::fprintf(stderr,
+                 "trace_format_benchmark: cannot read back the trace\n");
+    std::exit(1);
+  }
   close(fd);
   return bytes;
 }
