@@ -164,8 +164,10 @@ void ReadOptions(RecorderOptions* options) {
   options->drop_when_full =
       on_full != nullptr && std::strcmp(on_full, "drop") == 0;
   uint32_t ring = ParseUint(getenv("SLABTRACE_RING_EVENTS"), 32768);
+  // The next power of two; ParseUint caps `ring` at 2^30, and so does this
+  // loop, so that it ends even if that cap were raised.
   uint32_t power = 64;
-  while (power < ring) power <<= 1;
+  while (power < ring && power < (1u << 30)) power <<= 1;
   options->ring_events = power;
   options->flush_ms = ParseUint(getenv("SLABTRACE_FLUSH_MS"), 100);
   options->events_per_chunk =
