@@ -22,7 +22,7 @@ bazel build -c opt //record/testing:malloc_free_loop \
   $([ -z "${SLABTRACE:-}" ] && echo //tools:slabtrace) >/dev/null 2>&1 ||
   { echo "recorder_cpu: build failed" >&2; exit 2; }
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
-dir=$(mktemp -d /tmp/recorder_cpu.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/recorder_cpu.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 # Private copies: a concurrent build may replace the outputs.
 cp "$bin/record/testing/malloc_free_loop" "$dir/loop"
