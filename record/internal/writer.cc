@@ -19,7 +19,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -28,6 +27,7 @@
 #include "proto/trace.pb.h"
 #include "proto/trace_writer.h"
 #include "record/control_channel.h"
+#include "record/internal/realloc_placement.h"
 #include "record/internal/recorder.h"
 #include "record/internal/run_within.h"
 #include "record/jemalloc_introspection.h"
@@ -62,18 +62,6 @@ struct PendingMarker {
   int reply_fd = -1;
 };
 
-// One entry of the output queue. Events normally go straight to the file;
-// they wait here only behind a moving realloc whose place is not known yet.
-struct StagedItem {
-  enum class Type { kEvent, kMarker, kMove, kDone };
-  Type type = Type::kEvent;
-  bool resolved = false;  // kMove: its continuation has arrived.
-  Event event;            // kEvent; kMove: kAlloc of the new block.
-  Event free_event;       // kMove: kFree of the old block.
-  uint64_t move_ticket = 0;
-  std::unique_ptr<PendingMarker> marker;
-};
-
 void Reply(int fd, const std::string& text) {
   if (fd < 0) return;
   (void)!send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -88,7 +76,9 @@ std::vector<std::string> ReadCommandLine() {
   return absl::StrSplit(all, '\0');
 }
 
-class RecordingWriter {
+// Events normally go straight to the file; they wait in `placement_` only
+// behind a moving realloc whose place is not known yet.
+class RecordingWriter : private ReallocPlacement::Output {
  public:
   absl::Status Open();
   void Run();
@@ -98,12 +88,9 @@ class RecordingWriter {
  private:
   size_t Drain();
   void Consume(const Slot& slot);
-  void Stage(StagedItem item);
-  void ResolveMove(uint64_t move_ticket);
-  void FollowFree(uint64_t new_block);
-  void FollowFree(uint64_t new_block, uint64_t move_ticket);
-  void EmitReady(bool everything);
-  void Emit(const Event& event);
+  // ReallocPlacement::Output.
+  void EmitEvent(const Event& event) override;
+  void EmitMarker() override;
   // The common case: one slot straight into the batch, no Event copies.
   void EmitSlot(const Slot& slot, EventKind kind);
   // The next event of the batch, with its seq and monotone time set from
@@ -111,7 +98,7 @@ class RecordingWriter {
   Event& NextEvent(uint64_t time_ns);
   // Hands the batch to the TraceWriter; before anything else is written.
   void AppendBatch();
-  void EmitMarker(PendingMarker& marker);
+  void WriteMarker(PendingMarker& marker);
   void TakeMarker(std::string label, int reply_fd);
   void ServeControl(int timeout_ms);
   void Finish();
@@ -137,16 +124,9 @@ class RecordingWriter {
   uint64_t last_time_ns_ = 0;
   uint64_t calls_[kNumAllocApis][kNumOutcomes] = {};
   std::unique_ptr<PendingMarker> pending_marker_;
-  std::deque<StagedItem> staged_;
-  uint64_t staged_popped_ = 0;  // absolute index of staged_.front().
-  int unresolved_moves_ = 0;
-  // Unresolved moves: first ticket -> absolute index of its item, and
-  // new block address -> first ticket.
-  absl::flat_hash_map<uint64_t, uint64_t> move_at_;
-  // New block address -> tickets of the unresolved moves that got it. More
-  // than one move can be in flight for one address: a move that got q,
-  // resolved, and freed q, while an older move (lower T1) later got q too.
-  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> move_of_new_block_;
+  ReallocPlacement placement_{this};
+  // Markers added to placement_ and not yet emitted, in order.
+  std::deque<std::unique_ptr<PendingMarker>> staged_markers_;
   bool reported_error_ = false;
   std::string incomplete_reason_;
   double ns_per_tick_ = 1.0;
@@ -278,10 +258,8 @@ size_t RecordingWriter::Drain() {
       }
     }
     if (pending_marker_ != nullptr && pending_marker_->ticket == next_ticket_) {
-      StagedItem item;
-      item.type = StagedItem::Type::kMarker;
-      item.marker = std::move(pending_marker_);
-      Stage(std::move(item));
+      staged_markers_.push_back(std::move(pending_marker_));
+      placement_.AddMarker();
       ++next_ticket_;
       progress = true;
     }
@@ -294,142 +272,36 @@ void RecordingWriter::Consume(const Slot& slot) {
       slot.outcome != CallOutcome::kSecondHalf) {
     ++calls_[slot.api][static_cast<int>(slot.outcome)];
   }
-  const bool direct = unresolved_moves_ == 0 && staged_.empty();
-  if (direct && slot.type <= SlotType::kResize) {
-    // The common case, without an output queue.
-    EmitSlot(slot, static_cast<EventKind>(slot.type));
+  if (slot.type <= SlotType::kResize) {
+    const EventKind kind = static_cast<EventKind>(slot.type);
+    if (placement_.idle()) {
+      // The common case, without an output queue.
+      EmitSlot(slot, kind);
+    } else {
+      placement_.AddEvent(MakeEvent(slot, kind));
+    }
     return;
   }
-  StagedItem item;
   switch (slot.type) {
-    case SlotType::kAlloc:
-      item.event = MakeEvent(slot, EventKind::kAlloc);
-      break;
-    case SlotType::kFree:
-      item.event = MakeEvent(slot, EventKind::kFree);
-      break;
-    case SlotType::kResize:
-      item.event = MakeEvent(slot, EventKind::kResize);
-      break;
     case SlotType::kMoved: {
-      item.event = MakeEvent(slot, EventKind::kAlloc);
-      item.free_event = MakeEvent(slot, EventKind::kFree);
-      item.free_event.ptr = slot.old_ptr;
-      item.free_event.size = 0;
-      item.free_event.size_class = slot.old_size_class;
+      const Event alloc = MakeEvent(slot, EventKind::kAlloc);
+      Event free = MakeEvent(slot, EventKind::kFree);
+      free.ptr = slot.old_ptr;
+      free.size = 0;
+      free.size_class = slot.old_size_class;
       if (slot.aux == 0) {  // recording stopped before its second ticket.
-        Event free_event = item.free_event;
-        Stage(std::move(item));
-        StagedItem second;
-        second.event = free_event;
-        Stage(std::move(second));
-        return;
+        placement_.AddEvent(alloc);
+        placement_.AddEvent(free);
+      } else {
+        placement_.AddMove(slot.ticket, alloc, free);
       }
-      item.type = StagedItem::Type::kMove;
-      item.move_ticket = slot.ticket;
-      ++unresolved_moves_;
-      move_of_new_block_[slot.ptr].push_back(slot.ticket);
-      move_at_[slot.ticket] = staged_popped_ + staged_.size();
-      staged_.push_back(std::move(item));
       return;
     }
     case SlotType::kContinuation:
-      ResolveMove(slot.aux);
+      placement_.Resolve(slot.aux);
       return;
-    case SlotType::kNoEvent:
-    case SlotType::kMarker:
+    default:  // kNoEvent, kMarker (markers come through pending_marker_).
       return;
-  }
-  Stage(std::move(item));
-}
-
-void RecordingWriter::Stage(StagedItem item) {
-  if (unresolved_moves_ == 0 && staged_.empty()) {
-    if (item.type == StagedItem::Type::kEvent) {
-      Emit(item.event);
-    } else {
-      EmitMarker(*item.marker);
-    }
-    return;
-  }
-  const bool frees_a_new_block = item.type == StagedItem::Type::kEvent &&
-                                 item.event.kind == EventKind::kFree &&
-                                 move_of_new_block_.contains(item.event.ptr);
-  const uint64_t freed = item.event.ptr;
-  staged_.push_back(std::move(item));
-  if (frees_a_new_block) FollowFree(freed);
-}
-
-// ReallocPlacement: a moving realloc took ticket T1 before the real call
-// and T2 after it. Its old block may be reused by another thread as soon as
-// realloc frees it (a ticket after T1), and its new block may have been
-// freed by another thread just before realloc got it (a ticket before T2).
-// Every such free of the new block precedes every such reuse of the old
-// one in time, hence in ticket order, so placing kAlloc(new), kFree(old)
-// right after the last free of the new block in (T1, T2) is consistent for
-// both addresses. The pair's item is moved behind each such free as it is
-// staged (the old position becomes kDone), so placement costs O(1).
-void RecordingWriter::FollowFree(uint64_t new_block) {
-  for (const uint64_t ticket : move_of_new_block_[new_block]) {
-    FollowFree(new_block, ticket);
-  }
-}
-
-void RecordingWriter::FollowFree(uint64_t new_block, uint64_t ticket) {
-  uint64_t& at = move_at_[ticket];
-  StagedItem& old_place = staged_[at - staged_popped_];
-  StagedItem moved;
-  moved.type = StagedItem::Type::kMove;
-  moved.event = old_place.event;
-  moved.free_event = old_place.free_event;
-  moved.move_ticket = ticket;
-  old_place.type = StagedItem::Type::kDone;
-  at = staged_popped_ + staged_.size();
-  staged_.push_back(std::move(moved));
-}
-
-void RecordingWriter::ResolveMove(uint64_t move_ticket) {
-  auto it = move_at_.find(move_ticket);
-  if (it == move_at_.end()) return;  // recording stopped in between.
-  StagedItem& item = staged_[it->second - staged_popped_];
-  item.resolved = true;
-  auto moves = move_of_new_block_.find(item.event.ptr);
-  if (moves != move_of_new_block_.end()) {
-    std::vector<uint64_t>& tickets = moves->second;
-    tickets.erase(std::remove(tickets.begin(), tickets.end(), move_ticket),
-                  tickets.end());
-    if (tickets.empty()) move_of_new_block_.erase(moves);
-  }
-  move_at_.erase(it);
-  --unresolved_moves_;
-  EmitReady(false);
-}
-
-void RecordingWriter::EmitReady(bool everything) {
-  while (!staged_.empty()) {
-    StagedItem& item = staged_.front();
-    switch (item.type) {
-      case StagedItem::Type::kMove:
-        if (!item.resolved && !everything) return;
-        Emit(item.event);
-        Emit(item.free_event);
-        if (!item.resolved) --unresolved_moves_;
-        break;
-      case StagedItem::Type::kMarker:
-        EmitMarker(*item.marker);
-        break;
-      case StagedItem::Type::kEvent:
-        Emit(item.event);
-        break;
-      case StagedItem::Type::kDone:
-        break;
-    }
-    staged_.pop_front();
-    ++staged_popped_;
-  }
-  if (everything) {
-    move_at_.clear();
-    move_of_new_block_.clear();
   }
 }
 
@@ -445,7 +317,7 @@ Event& RecordingWriter::NextEvent(uint64_t time_ns) {
   return event;
 }
 
-void RecordingWriter::Emit(const Event& event) {
+void RecordingWriter::EmitEvent(const Event& event) {
   Event copy = event;
   Event& next = NextEvent(event.time_ns);  // sets seq and time only.
   copy.seq = next.seq;
@@ -463,7 +335,13 @@ void RecordingWriter::AppendBatch() {
   batched_ = 0;
 }
 
-void RecordingWriter::EmitMarker(PendingMarker& pending) {
+void RecordingWriter::EmitMarker() {
+  std::unique_ptr<PendingMarker> marker = std::move(staged_markers_.front());
+  staged_markers_.pop_front();
+  WriteMarker(*marker);
+}
+
+void RecordingWriter::WriteMarker(PendingMarker& pending) {
   AppendBatch();
   Marker marker;
   marker.set_seq(next_seq_);
@@ -619,15 +497,10 @@ void RecordingWriter::Run() {
 
 // SLABTRACE_DEBUG: what the writer is waiting for, when it waits long.
 void RecordingWriter::DumpState() {
-  std::string out =
-      absl::StrCat("slabtrace-record: waiting for ticket ", next_ticket_,
-                   " of ", recorder.tickets.load(), "; staged ", staged_.size(),
-                   " unresolved moves ", unresolved_moves_, ";");
-  if (!staged_.empty()) {
-    absl::StrAppend(&out, " front type ",
-                    static_cast<int>(staged_.front().type), " move ticket ",
-                    staged_.front().move_ticket, ";");
-  }
+  std::string out = absl::StrCat(
+      "slabtrace-record: waiting for ticket ", next_ticket_, " of ",
+      recorder.tickets.load(), "; staged ", placement_.staged(),
+      " unresolved moves ", placement_.unresolved_moves(), ";");
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
     SlotRing* ring = recorder.rings[i];
     const Slot* front = ring->Front();
@@ -670,7 +543,7 @@ void RecordingWriter::Finish() {
       poll(nullptr, 0, 1);
     }
   }
-  EmitReady(true);
+  placement_.Finish();
   if (pending_marker_ != nullptr) {
     Reply(pending_marker_->reply_fd, "ERR recording has stopped\n");
   }
