@@ -42,6 +42,9 @@ TEST_P(RedisGroundTruthTest, EveryClassWithinBoundAtEveryMarker) {
   EXPECT_GE(markers_with_stats, 2);
   EXPECT_EQ(report->validation().inconsistencies(), 0u);
   EXPECT_TRUE(report->trailer().agrees());
+  // Consistent traces keep small objects in region arrays all the way (the
+  // fast representation; slab_occupancy.h, "Two representations").
+  EXPECT_TRUE(replayer.occupancy().uses_region_arrays());
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, RedisGroundTruthTest,

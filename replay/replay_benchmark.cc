@@ -6,7 +6,8 @@
 //   (one command line)
 //
 // Targets (issue 4): >= 50 M events/s on one core; <= 64 bytes per live
-// object (both hash tables, slots and control bytes, at the end of the run).
+// object (SlabOccupancy::table_bytes(): every table and array of the state,
+// at the end of the run).
 //  - BM_ApplyEvents: SlabOccupancy alone over decoded events in memory.
 //  - BM_ReplayFile: the whole path, file -> TraceReader -> Replayer -> Report.
 //  - BM_Sweep: one sweep at the end state (O(granules), not O(objects)).

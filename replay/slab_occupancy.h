@@ -2,10 +2,14 @@
 // (slab or large extent) each one sits in, how many live objects every
 // granule holds, and per size class the running totals a sweep reports.
 //
-// It applies events one at a time in O(1) and takes a sweep in O(granules
-// it tracks), never O(objects). Memory is O(live objects + granules touched
-// since the last marker window opened): drained granules are forgotten at
-// the sweep that closes the marker window they were drained in.
+// It applies events one at a time in O(1) (amortized; O(log granules)
+// when a slab is pinned afresh or an event does not name its object's
+// granule) and takes a sweep in O(granules it tracks), never O(objects).
+// Memory is O(live objects + granules touched since the last marker window
+// opened): drained granules are forgotten at the sweep that closes the
+// marker window they were drained in; small objects' region arrays take at
+// most max(256 KiB, 32 bytes per live object at its peak) (see "Two
+// representations" below).
 //
 // DSR windows (DESIGN.md: "of the granules that held a live object at some
 // instant in the window, the fraction that hold none at t1") are tracked
@@ -32,9 +36,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "proto/event.h"
@@ -77,10 +83,20 @@ class SlabOccupancy {
 
   // Sizes the live-object table for `n` objects up front (e.g. the trace
   // trailer's max_live_objects), sparing its growth from empty; it still
-  // grows past that. Results do not depend on it. The caller bounds `n`.
-  void ReserveLiveObjects(size_t n) { live_.Reserve(n); }
+  // grows past that. While the small objects sit in region arrays (see
+  // "Two representations" below) the table holds only large objects, and
+  // the reservation waits until they move to it. Results do not depend on
+  // it. The caller bounds `n`.
+  void ReserveLiveObjects(size_t n);
+  size_t reserved_live_objects() const { return reserved_live_objects_; }
   // Slots of the live-object table (tests: whether it had to grow).
   size_t live_table_capacity() const { return live_.capacity(); }
+  // Whether small objects are still in region arrays (see "Two
+  // representations" below).
+  bool uses_region_arrays() const { return regions_; }
+  // Moves every object into the live-object table for good, as the first
+  // irregular event would. Results do not change (tests compare the two).
+  void UseLiveTableOnly() { LeaveRegionMode(); }
 
   // Applies one event; `event_index` is its position in the stream, for
   // inconsistency reports. Uses event.slab as the granule.
@@ -98,7 +114,7 @@ class SlabOccupancy {
   const ClassCounts& class_counts(uint32_t size_class) const {
     return classes_[size_class];
   }
-  size_t live_objects() const { return live_.size(); }
+  size_t live_objects() const { return live_.size() + region_live_; }
   // One pinned granule, for the report's slab maps.
   struct GranuleFill {
     uint64_t address = 0;
@@ -128,7 +144,44 @@ class SlabOccupancy {
     uint32_t size_class = 0;
     uint32_t sweep_stamp = 0;  // window ids; 0 = never stamped.
     uint32_t marker_stamp = 0;
+    // Region mode, a pinned small granule: its region array (nregs slacks,
+    // kEmptyRegion where no object is live), owned by region_storage_.
+    uint16_t* slack = nullptr;
   };
+
+  // Two representations. The live-object table (live_) can answer "what
+  // is live at this address" for any trace, however inconsistent, but a
+  // probe of it costs about 14 ns per event on the Redis traces (branchy
+  // probe and erase loops over a table larger than L2). So while the trace
+  // stays regular, small objects live instead in their slab's region
+  // array, reached through the granule the event names: an alloc or free
+  // touches the granule cache, the granule and one 2-byte slot. This is
+  // exact because of two invariants, kept while in region mode:
+  //  - every live small object sits at a region start of its slab, in a
+  //    pinned granule of its own class (large objects stay in live_, one
+  //    per pinned large granule);
+  //  - pinned granules, as address ranges [address, address +
+  //    granule_bytes), never overlap (checked in ranges_ at every pin).
+  // So the live object at `ptr`, if any, is in the one pinned granule
+  // whose range holds ptr. The first event that would break an invariant
+  // (a class conflict, an overlap, an overfull slab, an alloc at a live
+  // address, a resize that moves or changes a small object's class) or
+  // region arrays outgrowing their memory bound first moves every small
+  // object into live_ (LeaveRegionMode) and is then applied there, as are
+  // all later events: results are the same either way, only the speed
+  // differs.
+  static constexpr uint16_t kEmptyRegion = 0xFFFF;
+  // Region arrays may take this many bytes whatever the live count, and
+  // beyond that at most kRegionBytesPerLiveObject per live object (checked
+  // when one is allocated), or the replay leaves region mode.
+  static constexpr size_t kRegionBytesFloor = size_t{256} << 10;
+  static constexpr size_t kRegionBytesPerLiveObject = 32;
+  // (offset * reciprocal) >> kReciprocalShift == offset / class size for
+  // every offset below a slab size, with reciprocal = 2^40 / size + 1:
+  // exact while offset * size < 2^40, and offset * reciprocal fits 64 bits
+  // for offsets < 2^26; the constructor checks both for every small class
+  // before choosing region mode.
+  static constexpr int kReciprocalShift = 40;
 
   // The event path. Apply() and ApplyAll() share ApplyOne(), inlined; the
   // common case of each kind stays inline and every rare case (bad events,
@@ -160,6 +213,45 @@ class SlabOccupancy {
   // Moves a sole-occupant granule, and its window membership, to a class.
   void Reclass(Granule& granule, uint32_t size_class);
   bool RecentlyFreed(uint64_t ptr) const;
+
+  // Region mode. Each returns false when the event has to be applied in
+  // hash mode (LeaveRegionMode first), having changed nothing that counts
+  // (it may have added the event's granule, as hash mode would, or
+  // dropped drained granules' entries from ranges_).
+  bool RegionApplyOne(const Event& event, uint64_t event_index);
+  bool RegionAlloc(const Event& event, uint64_t event_index);
+  bool RegionFree(const Event& event, uint64_t event_index);
+  bool RegionAllocSlow(const Event& event, uint32_t index, uint32_t region);
+  void RegionAdmit(Granule& granule, uint32_t c, uint32_t region,
+                   uint64_t size);
+  bool RegionAllocLarge(const Event& event, uint64_t event_index);
+  bool RegionFreeSlow(const Event& event, uint64_t event_index);
+  bool RegionResize(const Event& event, uint64_t event_index);
+  // The region of `ptr` in a small granule of class `c` at `address`, or
+  // false if ptr does not start one.
+  bool RegionIn(uint64_t address, uint32_t c, uint64_t ptr,
+                uint32_t* region) const {
+    const uint64_t offset = ptr - address;  // wraps if ptr < address.
+    if (offset >= slab_size_[c]) return false;
+    *region =
+        static_cast<uint32_t>((offset * reciprocal_[c]) >> kReciprocalShift);
+    return uint64_t{*region} * class_size_[c] == offset;
+  }
+  // The pinned granule whose range holds ptr, or kNoGranule.
+  uint32_t PinnedGranuleHolding(uint64_t ptr) const;
+  // Makes room in ranges_ for granule `index` as class `c` (its own old
+  // entry and drained ones in the way go); false if a pinned granule
+  // overlaps that range.
+  bool ClearRangeForPin(uint32_t index, uint32_t c);
+  // Pins a small granule in region mode (stamps, ranges_, region array);
+  // false, with nothing changed, if its region array would break the
+  // memory bound.
+  bool RegionPin(uint32_t index, uint32_t c);
+  // A granule's last object went (region mode, large: also leaves ranges_).
+  void Drained(Granule& granule);
+  // Removes the live object of region `region` of granule `index`.
+  void RegionRemove(uint32_t index, uint32_t region, uint64_t ptr);
+  void LeaveRegionMode();
   void Report(Inconsistency::Kind kind, const Event& event,
               uint64_t event_index);
 
@@ -180,15 +272,52 @@ class SlabOccupancy {
   const uint32_t num_classes_;        // classes_.size(), without a division.
   std::vector<uint64_t> class_size_;  // cached geometry for the hot path.
   std::vector<uint32_t> nregs_;
-  // Per size class, the index of the granule its last allocation went to
-  // (kNoGranule if none): consecutive allocations of a class mostly fill
-  // the same slab, so this skips the granule_index_ lookup. Only a hint:
-  // used when granules_[index].address is the event's granule.
-  // granules_[kNoGranule] is a permanent free entry (address 0, which no
-  // event reaching AcquireGranule has: a granule 0 is rejected first), so
-  // the hint needs no range check.
+  std::vector<uint64_t> slab_size_;   // 0 for large classes.
+  std::vector<uint64_t> reciprocal_;  // see kReciprocalShift.
+  std::vector<uint64_t> granule_bytes_;
+  const uint32_t nbins_;
+  // Region mode (see "Two representations").
+  bool regions_ = false;
+  size_t region_live_ = 0;  // live objects in region arrays.
+  size_t reserved_live_objects_ = 0;
+  // Granules by address, for the overlap check at a pin and for events
+  // that do not name their object's granule: every pinned one, and the
+  // drained small ones not yet in the way of another (their region array,
+  // Granule::slack, still set), so that re-pinning a slab, the common pin,
+  // needs no B-tree work. Entries never overlap.
+  absl::btree_map<uint64_t, uint32_t> ranges_;
+  // Per granules_ index, its region array's storage (all kEmptyRegion
+  // while the granule is not pinned) and capacity, kept for reuse.
+  struct RegionStorage {
+    std::unique_ptr<uint16_t[]> slack;
+    uint32_t capacity = 0;
+  };
+  std::vector<RegionStorage> region_storage_;
+  size_t region_bytes_ = 0;
+  // A direct-mapped cache in front of granule_index_: slot
+  // GranuleCacheSlot(address) holds the index of the granule last looked up
+  // at an address hashing there (kNoGranule if none). Only a hint: used
+  // when granules_[index].address is the event's granule, so a stale entry
+  // (a granule erased, its entry reused) costs a lookup, never a wrong
+  // answer. It replaced a per-class last-granule hint, which missed on 24 %
+  // to 56 % of the Redis traces' allocations (a class fills several slabs
+  // at once), each miss a mispredicted branch and a granule_index_ probe;
+  // this misses only on collisions. Kept at least kGranuleCacheRatio
+  // entries per tracked granule (4 bytes each). granules_[kNoGranule] is a
+  // permanent free entry (address 0, which no event reaching
+  // AcquireGranule has: a granule 0 is rejected first), so a hit needs no
+  // range check.
   static constexpr uint32_t kNoGranule = 0;
-  std::vector<uint32_t> last_granule_;
+  static constexpr size_t kMinGranuleCache = 1024;
+  static constexpr size_t kGranuleCacheRatio = 8;
+  size_t GranuleCacheSlot(uint64_t address) const {
+    // Fibonacci hashing of a page-aligned address: its top bits.
+    return static_cast<size_t>((address * 0x9E3779B97F4A7C15ull) >>
+                               granule_cache_shift_);
+  }
+  void GrowGranuleCache();
+  std::vector<uint32_t> granule_cache_;
+  int granule_cache_shift_ = 64;
   uint32_t sweep_window_ = 1;
   uint32_t marker_window_ = 1;
   std::array<uint64_t, kRecentFrees> recent_frees_ = {};
