@@ -2,8 +2,10 @@
 
 #include <cpuid.h>
 #include <jemalloc/jemalloc.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -242,7 +244,8 @@ SlotRing* NewRing() {
   if (memory == MAP_FAILED) return nullptr;
   auto* ring = new (memory) SlotRing();
   char* slots = static_cast<char*>(memory) + ((sizeof(SlotRing) + 63) & ~63);
-  ring->Init(reinterpret_cast<Slot*>(slots), recorder.options.ring_events);
+  ring->Init(reinterpret_cast<Slot*>(slots), recorder.options.ring_events,
+             &WakeWriter);
   return ring;
 }
 
@@ -285,6 +288,16 @@ void Lock(std::atomic<bool>& lock) {
 }
 
 }  // namespace
+
+void WakeWriter() {
+  std::atomic<uint32_t>& word = recorder.wake_word;
+  if (word.load(std::memory_order_relaxed) != 0 ||
+      word.exchange(1, std::memory_order_acq_rel) != 0) {
+    return;
+  }
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1,
+          nullptr, nullptr, 0);
+}
 
 uint16_t SizeClassTable::LargeClassOf(uint64_t size) const {
   uint32_t low = 0, high = nlarge;

@@ -113,6 +113,11 @@ struct Recorder {
   std::atomic<uint64_t> lost_slots{0};    // ring full while no writer ran.
   std::atomic<uint64_t> dropped_full{0};  // drop_when_full: calls skipped.
   std::atomic<bool> writer_alive{false};
+  // The futex word the writer sleeps on: 0 while it sleeps undisturbed, 1
+  // once a wake-up is on its way (so that a crowded ring makes one system
+  // call per sleep, not one per call). A futex, not a file descriptor: a
+  // program may close or reuse any descriptor it did not open.
+  std::atomic<uint32_t> wake_word{0};
   std::atomic<int> writer_start{0};        // 0 none, 1 starting, 2 started
   SlotRing* rings[kMaxRings] = {nullptr};  // rings[0] is the shared ring.
   // Where the interposer forwards calls and the recorder's own memory lives.
@@ -163,6 +168,10 @@ inline bool ShouldRecord() {
 // false while the calling thread is itself resolving (dlopen/dlsym calling
 // back into malloc): the caller then serves from the bootstrap arena.
 bool EnsureInitialized();
+
+// Called by a ring three quarters full: wakes the writer if it sleeps.
+// No allocation; at most one system call per writer sleep.
+void WakeWriter();
 
 // Cold path of RingForThisThread().
 SlotRing* AcquireRing(ThreadState& ts);

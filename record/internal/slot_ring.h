@@ -8,7 +8,8 @@
 // `tail`), and the ring never allocates through malloc (its memory is
 // mmap'd), so it can be used from inside the malloc interposer. The ring
 // holds at most `capacity` slots; a full ring makes the producer wait for
-// the writer (lossless).
+// the writer (lossless); a ring three quarters full calls its `crowded`
+// function (the recorder wakes its writer early with it).
 //
 // Deliberately free of absl and of anything that may allocate: this header
 // is used on the allocation hot path.
@@ -75,9 +76,12 @@ class SlotRing {
   enum State : uint32_t { kUnused = 0, kOwned = 1, kRetired = 2 };
 
   // `slots` must have room for `capacity` entries, a power of two.
-  void Init(Slot* slots, uint32_t capacity) {
+  // `crowded` (may be null) must not allocate through malloc.
+  void Init(Slot* slots, uint32_t capacity, void (*crowded)() = nullptr) {
     slots_ = slots;
     mask_ = capacity - 1;
+    high_water_ = capacity - capacity / 4 - 1;
+    crowded_ = crowded;
     head_.store(0, std::memory_order_relaxed);
     tail_.store(0, std::memory_order_relaxed);
     cached_head_ = cached_tail_ = consumer_head_ = 0;
@@ -87,13 +91,15 @@ class SlotRing {
 
   // Producer side. NextFree() returns the next free slot or nullptr when
   // full; Publish() makes it visible. The producer re-reads the consumer's
-  // `head_` only when the ring looks full, so the two threads do not
-  // bounce its cache line on every call.
+  // `head_` only when the ring looks three quarters full, so the two
+  // threads do not bounce its cache line on every call.
   Slot* NextFree() {
     const uint64_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail - cached_head_ > mask_) {
+    if (tail - cached_head_ > high_water_) {
       cached_head_ = head_.load(std::memory_order_acquire);
-      if (tail - cached_head_ > mask_) return nullptr;
+      const uint64_t used = tail - cached_head_;
+      if (used > high_water_ && crowded_ != nullptr) crowded_();
+      if (used > mask_) return nullptr;
     }
     return &slots_[tail & mask_];
   }
@@ -142,6 +148,8 @@ class SlotRing {
   uint64_t cached_head_ = 0;
   Slot* slots_ = nullptr;
   uint32_t mask_ = 0;
+  uint32_t high_water_ = 0;  // slots in use above which crowded_ is called.
+  void (*crowded_)() = nullptr;
 };
 
 }  // namespace record_internal

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,7 +84,12 @@ class RecordingWriter : private ReallocPlacement::Output {
  public:
   absl::Status Open();
   void Run();
-  void RequestStop() { stop_requested_.store(true); }
+  void RequestStop() {
+    stop_requested_.store(true);
+    recorder.wake_word.store(1);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&recorder.wake_word),
+            FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
   int control_fd() const { return control_fd_; }
 
  private:
@@ -100,7 +107,11 @@ class RecordingWriter : private ReallocPlacement::Output {
   void AppendBatch();
   void WriteMarker(PendingMarker& marker);
   void TakeMarker(std::string label, int reply_fd);
+  // Serves a client of the control socket, waiting up to timeout_ms for
+  // one (0: only looks).
   void ServeControl(int timeout_ms);
+  // Sleeps up to `ms`, less when woken (WakeWriter, RequestStop).
+  void Sleep(int ms);
   void Finish();
   void DumpState();
   void NoteStatus(const absl::Status& status);
@@ -401,6 +412,17 @@ void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
   pending_marker_ = std::move(marker);
 }
 
+void RecordingWriter::Sleep(int ms) {
+  std::atomic<uint32_t>& word = recorder.wake_word;
+  // A ring still crowded after this store wakes the writer again on its
+  // next call (NextFree calls WakeWriter for as long as it is crowded).
+  word.store(0, std::memory_order_seq_cst);
+  if (stop_requested_.load()) return;
+  timespec timeout = {ms / 1000, (ms % 1000) * 1000000L};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, 0,
+          &timeout, nullptr, 0);
+}
+
 void RecordingWriter::ServeControl(int timeout_ms) {
   if (control_fd_ < 0 || pending_marker_ != nullptr) {
     if (timeout_ms > 0) poll(nullptr, 0, timeout_ms);
@@ -455,11 +477,15 @@ void RecordingWriter::Run() {
   uint64_t last_flush = MonotonicNs();
   uint64_t last_progress = last_flush;
   uint64_t last_control = last_flush;
-  // Short: under an eighth of a ring (at most 1024 slots), so that a small
-  // --ring-events cannot fill while the writer sleeps.
+  // Short: under an eighth of a ring (at most 1024 slots).
   const size_t short_drain =
       std::min<size_t>(1024, recorder.options.ring_events / 8);
-  constexpr int kSleepMs = 2;
+  // Each wake-up costs tens of microseconds in a VM, which at a few
+  // hundred thousand calls per second was most of the writer's time with
+  // 2 ms sleeps. A ring three quarters full wakes the writer early
+  // (WakeWriter), so a long sleep cannot make the program wait.
+  const int sleep_ms =
+      static_cast<int>(std::clamp<uint32_t>(recorder.options.flush_ms, 1, 20));
   constexpr uint64_t kControlPollNs = 1000000;
   const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
   while (!stop_requested_.load(std::memory_order_acquire)) {
@@ -478,13 +504,12 @@ void RecordingWriter::Run() {
       last_flush = now;
     }
     // A short drain means the writer is ahead of the program: sleep (and
-    // listen for `slabtrace mark`) for kSleepMs, so that each pass takes a
-    // long run of slots instead of a few slots and a system call (in a VM
-    // each wake-up costs tens of microseconds). A ring holds 32 K slots by
-    // default, more than a thread makes in 2 ms at 10 M calls/s. Under a
-    // steady stream, poll the control socket once per millisecond only.
+    // listen for `slabtrace mark`), so that each pass takes a long run of
+    // slots instead of a few slots and a system call. Under a steady
+    // stream, poll the control socket once per millisecond only.
     if (consumed < short_drain) {
-      ServeControl(kSleepMs);
+      Sleep(sleep_ms);
+      ServeControl(0);
       last_control = MonotonicNs();
     } else if (now - last_control >= kControlPollNs) {
       ServeControl(0);
@@ -644,6 +669,7 @@ void StopWriterThread() {
 }
 
 void WriterForgetAfterFork() {
+  recorder.wake_word.store(0, std::memory_order_relaxed);
   if (active_writer != nullptr && active_writer->control_fd() >= 0) {
     close(active_writer->control_fd());
   }
