@@ -427,6 +427,10 @@ ABSL_ATTRIBUTE_NOINLINE bool SlabOccupancy::RegionAllocSlow(const Event& event,
 ABSL_ATTRIBUTE_NOINLINE bool SlabOccupancy::RegionAllocLarge(
     const Event& event, uint64_t event_index) {
   const uint32_t c = event.size_class;
+  // A large object outside the extent its event names (not something the
+  // reader hands out, which takes the extent from the pointer) would break
+  // "the live object at ptr is in the pinned granule holding ptr".
+  if (event.ptr - event.slab >= granule_bytes_[c]) return false;
   const uint32_t index = FindOrAddGranule(event.slab, c);
   // A large granule holds one object: a second one (at ptr or elsewhere)
   // is an inconsistency for hash mode to report. An object live at ptr

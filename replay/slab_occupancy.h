@@ -178,9 +178,10 @@ class SlabOccupancy {
   static constexpr size_t kRegionBytesPerLiveObject = 32;
   // (offset * reciprocal) >> kReciprocalShift == offset / class size for
   // every offset below a slab size, with reciprocal = 2^40 / size + 1:
-  // exact while offset * size < 2^40, and offset * reciprocal fits 64 bits
-  // for offsets < 2^26; the constructor checks both for every small class
-  // before choosing region mode.
+  // exact while slab size * class size < 2^40, which the constructor checks
+  // for every small class before choosing region mode. offset * reciprocal
+  // stays below 2^57 because SlabGeometry caps regions per slab at 65,536
+  // (and RegionIn multiplies back, so a wrong quotient would only miss).
   static constexpr int kReciprocalShift = 40;
 
   // The event path. Apply() and ApplyAll() share ApplyOne(), inlined; the

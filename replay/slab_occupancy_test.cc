@@ -629,6 +629,15 @@ TEST_F(RegionModeTest, OverfullSlabLeavesRegionMode) {
   EXPECT_FALSE(Run({extra}));
 }
 
+TEST_F(RegionModeTest, LargeObjectOutsideItsExtentLeavesRegionMode) {
+  // A large object whose event names an extent that does not hold it, then
+  // a small slab at its address: hash mode sees an alloc at a live address.
+  const uint64_t ptr = kBase + 0x400000;
+  Event large = events_.Alloc(ptr, large_, 20000);
+  large.slab = kBase + 0x300000;
+  EXPECT_FALSE(Run({large, events_.Alloc(ptr, c64_)}));
+}
+
 TEST_F(RegionModeTest, SecondObjectInALargeExtentLeavesRegionMode) {
   EXPECT_FALSE(Run({events_.Alloc(kBase + 0x200080, large_, 20000)}));
 }
