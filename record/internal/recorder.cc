@@ -287,6 +287,12 @@ void Lock(std::atomic<bool>& lock) {
   while (lock.exchange(true, std::memory_order_acquire)) sched_yield();
 }
 
+// Wakes the writer if it waits on recorder.wake_word.
+void FutexWake() {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&recorder.wake_word),
+          FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
 }  // namespace
 
 void WakeWriter() {
@@ -295,8 +301,12 @@ void WakeWriter() {
       word.exchange(1, std::memory_order_acq_rel) != 0) {
     return;
   }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1,
-          nullptr, nullptr, 0);
+  FutexWake();
+}
+
+void WakeWriterAlways() {
+  recorder.wake_word.store(1);
+  FutexWake();
 }
 
 uint16_t SizeClassTable::LargeClassOf(uint64_t size) const {

@@ -172,6 +172,9 @@ bool EnsureInitialized();
 // Called by a ring three quarters full: wakes the writer if it sleeps.
 // No allocation; at most one system call per writer sleep.
 void WakeWriter();
+// The same without the shortcut: for RequestStop, which must not rely on a
+// wake-up already on its way having been seen.
+void WakeWriterAlways();
 
 // Cold path of RingForThisThread().
 SlotRing* AcquireRing(ThreadState& ts);

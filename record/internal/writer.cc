@@ -86,9 +86,7 @@ class RecordingWriter : private ReallocPlacement::Output {
   void Run();
   void RequestStop() {
     stop_requested_.store(true);
-    recorder.wake_word.store(1);
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&recorder.wake_word),
-            FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    WakeWriterAlways();
   }
   int control_fd() const { return control_fd_; }
 
