@@ -175,6 +175,40 @@ TEST(SlabRoundTripTest, ReferenceCodingIsSmaller) {
   EXPECT_LT(refs->size(), classic->size());
 }
 
+// The writer codes a chunk by reference as its events arrive. An event the
+// reference coding cannot express ends that chunk, and the next one, which
+// starts with it, is coded the classic way; among the chunk's first 4,096
+// events it turns the whole chunk classic instead.
+TEST(SlabRoundTripTest, APointerThatStartsNoRegionEndsItsChunk) {
+  const TraceHeader header = JemallocTestHeader();
+  std::vector<TraceItem> items;
+  for (const TraceItem& item : RandomSlabTraceItems(9, 20000, header)) {
+    if (!item.is_marker) items.push_back(item);
+  }
+  ASSERT_GT(items.size(), 10000u);
+  for (size_t i = 0; i < items.size(); ++i) items[i].event.seq = i;
+  TraceWriterOptions options;
+  options.events_per_chunk = 64 * 1024;
+  for (const auto& [at, chunks] : {std::pair<size_t, uint64_t>{10000, 2},
+                                   std::pair<size_t, uint64_t>{100, 1},
+                                   std::pair<size_t, uint64_t>{0, 1}}) {
+    std::vector<TraceItem> misfit = items;
+    Event& e = misfit[at].event;
+    e.kind = EventKind::kAlloc;
+    e.size_class = 21;  // 1280 bytes.
+    e.ptr = 0x7f0000005000 + 1280 + 8;
+    e.slab = 0;
+    absl::StatusOr<std::string> bytes = WriteTrace(misfit, header, options);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    auto reader = TraceReader::OpenBuffer("misfit.slabtrace", *bytes);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    absl::StatusOr<std::vector<TraceItem>> got = ReadAllItems(reader->get());
+    ASSERT_TRUE(got.ok()) << got.status();
+    ExpectSameItems(*got, misfit);
+    EXPECT_EQ((*reader)->chunks_read(), chunks) << "misfit at " << at;
+  }
+}
+
 TEST(RoundTripTest, ReaderDerivesSlabsFromTheGeometry) {
   const TraceHeader header = JemallocTestHeader();
   std::vector<TraceItem> items(3);

@@ -90,6 +90,38 @@ class TraceWriter::Impl {
   uint64_t time_resolution_ns_;
   int num_classes_;
 
+  // Adds events that passed Append's checks and follow the open chunk's
+  // (all of them, when the chunk is empty) to the open chunk, flushing it
+  // when it is full or when its reference coding meets an event it cannot
+  // express past its kept events. Events left when a flush fails are
+  // counted as dropped.
+  absl::Status AddToChunk(absl::Span<const Event> events);
+  // Codes the events Append() collected.
+  absl::Status DrainInbox();
+  // Writes the open chunk, whose events are all in it (not in the inbox).
+  absl::Status FlushChunk();
+  bool chunk_open() const { return open_count_ > 0 || !inbox_.empty(); }
+
+  // The open chunk: open_count_ events from open_first_seq_. In the
+  // reference coding they are coded as they arrive (open_refs_); in the
+  // classic coding, which needs the whole chunk, they wait in pending_.
+  uint32_t open_count_ = 0;
+  uint64_t open_first_seq_ = 0;
+  uint64_t last_seq_ = 0;  // of the last event accepted.
+  // Events from Append(), coded a batch at a time (a call per event into
+  // the coder cost a quarter of the writer's time); they belong to the
+  // open chunk.
+  static constexpr size_t kInboxEvents = 1024;
+  std::vector<Event> inbox_;
+  bool open_refs_ = false;
+  // The reference coding met an event it cannot express: the chunk that
+  // starts with it is coded the classic way.
+  bool next_chunk_classic_ = false;
+  // A reference-coded chunk keeps copies of its first events, so that a
+  // misfit among them turns the whole chunk classic instead of ending it
+  // (a trace whose pointers start no regions then gets the chunks it got
+  // when chunks were coded whole).
+  static constexpr uint32_t kKeptRefEvents = 4096;
   std::vector<Event> pending_;
   std::array<uint64_t, kNumEventKinds> pending_kinds_{};
   uint64_t pending_pointer_bits_ = 0;  // OR of pending_'s pointers.
@@ -132,7 +164,8 @@ TraceWriter::Impl::Impl(int fd, std::string name, const TraceHeader& header,
   }
   time_resolution_ns_ = header_.time_resolution_ns();
   num_classes_ = header_.size_classes_size();
-  pending_.reserve(options_.events_per_chunk);
+  if (!encoder_.ref_coding()) pending_.reserve(options_.events_per_chunk);
+  inbox_.reserve(kInboxEvents);
   if (cctx_ != nullptr) {
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, options_.zstd_level);
   }
@@ -230,19 +263,19 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
         "%s: event %d: kind %d, api %d or size class %d out of range", name_,
         event.seq, kind, static_cast<int>(event.api), event.size_class));
   }
-  if (!pending_.empty() && event.seq != pending_.back().seq + 1) {
-    if (event.seq <= pending_.back().seq) {
+  if (chunk_open() && event.seq != last_seq_ + 1) {
+    if (event.seq <= last_seq_) {
       ++dropped_events_;
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: event seq %d after %d: sequence numbers must increase", name_,
-          event.seq, pending_.back().seq));
+          event.seq, last_seq_));
     }
     absl::Status status = Flush();
     if (!status.ok()) {
       ++dropped_events_;
       return status;
     }
-  } else if (pending_.empty() && !chunks_.empty()) {
+  } else if (!chunk_open() && !chunks_.empty()) {
     const ChunkIndexEntry& last = chunks_.back();
     if (event.seq < last.first_seq() + last.event_count()) {
       ++dropped_events_;
@@ -251,15 +284,70 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
                           name_, event.seq));
     }
   }
-  pending_.push_back(event);
-  pending_pointer_bits_ |= event.ptr;
-  ++pending_kinds_[kind];
   ++events_appended_;
   live_objects_ += LiveDelta(kind);
   max_live_objects_ = std::max(max_live_objects_, live_objects_);
   last_time_ns_ = std::max(last_time_ns_, event.time_ns);
-  if (pending_.size() >= options_.events_per_chunk) return Flush();
+  last_seq_ = event.seq;
+  inbox_.push_back(event);
+  // A chunk is written by the call that completes it, as Flush() would.
+  if (inbox_.size() >= kInboxEvents ||
+      open_count_ + inbox_.size() >= options_.events_per_chunk) {
+    return DrainInbox();
+  }
   return absl::OkStatus();
+}
+
+absl::Status TraceWriter::Impl::DrainInbox() {
+  if (inbox_.empty()) return absl::OkStatus();
+  absl::Status status = AddToChunk(inbox_);
+  inbox_.clear();
+  return status;
+}
+
+absl::Status TraceWriter::Impl::AddToChunk(absl::Span<const Event> events) {
+  absl::Status first_error;
+  while (!events.empty()) {
+    if (failed_ || closed_) {
+      dropped_events_ += events.size();
+      break;
+    }
+    if (open_count_ == 0) {
+      open_first_seq_ = events.front().seq;
+      open_refs_ = encoder_.ref_coding() && !next_chunk_classic_;
+      next_chunk_classic_ = false;
+      if (open_refs_) {
+        encoder_.StartRefs(time_resolution_ns_, options_.events_per_chunk);
+      }
+    }
+    const absl::Span<const Event> room = events.first(std::min<size_t>(
+        events.size(), options_.events_per_chunk - open_count_));
+    const size_t taken = open_refs_ ? encoder_.AddRefs(room) : room.size();
+    const absl::Span<const Event> added = room.first(taken);
+    if (!open_refs_ || open_count_ < kKeptRefEvents) {
+      pending_.insert(pending_.end(), added.begin(), added.end());
+    }
+    for (const Event& e : added) {
+      ++pending_kinds_[static_cast<uint8_t>(e.kind)];
+      pending_pointer_bits_ |= e.ptr;
+    }
+    open_count_ += static_cast<uint32_t>(taken);
+    events = events.subspan(taken);
+    if (taken < room.size()) {
+      // All of the chunk at hand: it turns classic (when empty, the chunk
+      // to open turns classic).
+      next_chunk_classic_ = open_count_ == 0 || pending_.size() < open_count_;
+      if (pending_.size() == open_count_) {
+        open_refs_ = false;
+        continue;
+      }
+    }
+    if (open_count_ >= options_.events_per_chunk || next_chunk_classic_) {
+      absl::Status status = FlushChunk();
+      if (first_error.ok()) first_error = status;
+    }
+  }
+  return first_error;
 }
 
 absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
@@ -269,17 +357,14 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
     // The fast path needs an open chunk to continue (Append checks a
     // chunk's first event against the previous chunk) and a working file.
     size_t run = 0;
-    if (!pending_.empty() && !failed_ && !closed_) {
+    if (chunk_open() && !failed_ && !closed_) {
       // The longest run of events that Append would each accept without a
-      // flush before them: in range, consecutive, room in the chunk.
-      const size_t limit = std::min(
-          events.size() - i, options_.events_per_chunk - pending_.size());
-      uint64_t next_seq = pending_.back().seq + 1;
-      uint64_t pointer_bits = 0;
+      // flush before them: in range and consecutive.
+      const size_t limit = events.size() - i;
+      uint64_t next_seq = last_seq_ + 1;
       uint64_t last_time = last_time_ns_;
       int64_t live = live_objects_;
       int64_t max_live = max_live_objects_;
-      std::array<uint64_t, kNumEventKinds> kinds{};
       for (; run < limit; ++run) {
         const Event& e = events[i + run];
         const uint8_t kind = static_cast<uint8_t>(e.kind);
@@ -289,26 +374,20 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
           break;
         }
         ++next_seq;
-        pointer_bits |= e.ptr;
-        ++kinds[kind];
         live += LiveDelta(kind);
         max_live = std::max(max_live, live);
         last_time = std::max(last_time, e.time_ns);
       }
-      pending_.insert(pending_.end(), events.begin() + i,
-                      events.begin() + i + run);
-      pending_pointer_bits_ |= pointer_bits;
-      for (int k = 0; k < kNumEventKinds; ++k) pending_kinds_[k] += kinds[k];
       events_appended_ += run;
       live_objects_ = live;
       max_live_objects_ = max_live;
       last_time_ns_ = last_time;
+      last_seq_ = next_seq - 1;
+      absl::Status status = DrainInbox();
+      if (first_error.ok()) first_error = status;
+      status = AddToChunk(events.subspan(i, run));
+      if (first_error.ok()) first_error = status;
       i += run;
-      if (run > 0 && pending_.size() >= options_.events_per_chunk) {
-        absl::Status status = Flush();
-        if (first_error.ok()) first_error = status;
-        continue;
-      }
     }
     if (run == 0 && i < events.size()) {  // whatever needs Append's care.
       absl::Status status = Append(events[i++]);
@@ -319,8 +398,18 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
 }
 
 absl::Status TraceWriter::Impl::Flush() {
-  if (pending_.empty() || failed_ || closed_) return absl::OkStatus();
-  encoder_.Encode(pending_, time_resolution_ns_, pending_pointer_bits_);
+  absl::Status status = DrainInbox();
+  absl::Status flushed = FlushChunk();
+  return status.ok() ? flushed : status;
+}
+
+absl::Status TraceWriter::Impl::FlushChunk() {
+  if (open_count_ == 0 || failed_ || closed_) return absl::OkStatus();
+  if (open_refs_) {
+    encoder_.FinishRefs();
+  } else {
+    encoder_.Encode(pending_, time_resolution_ns_, pending_pointer_bits_);
+  }
   pending_pointer_bits_ = 0;
   const size_t bound = ZSTD_compressBound(encoder_.size());
   record_.clear();
@@ -329,12 +418,13 @@ absl::Status TraceWriter::Impl::Flush() {
   uint8_t* payload = fields + format::kChunkFieldsBytes;
   const size_t compressed =
       ZSTD_compress2(cctx_, payload, bound, encoder_.data(), encoder_.size());
-  const uint64_t first_seq = pending_.front().seq;
-  const uint32_t count = static_cast<uint32_t>(pending_.size());
+  const uint64_t first_seq = open_first_seq_;
+  const uint32_t count = open_count_;
   if (ZSTD_isError(compressed)) {
     dropped_events_ += count;
     pending_.clear();
     pending_kinds_ = {};
+    open_count_ = 0;
     return Fail(absl::InternalError(
         absl::StrFormat("%s: zstd: %s", name_, ZSTD_getErrorName(compressed))));
   }
@@ -363,6 +453,7 @@ absl::Status TraceWriter::Impl::Flush() {
   }
   pending_.clear();
   pending_kinds_ = {};
+  open_count_ = 0;
   return status;
 }
 

@@ -136,12 +136,16 @@ __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
 // into scratch until its length is known.
 class LeadingColumns {
  public:
+  // previous_thread and previous_time continue a chunk begun earlier.
   LeadingColumns(uint8_t* kind, uint8_t* time, uint8_t* thread,
-                 uint64_t time_resolution_ns)
+                 uint64_t time_resolution_ns, uint32_t previous_thread = 0,
+                 uint64_t previous_time = 0)
       : kind_(kind),
         time_(time),
         thread_(thread),
-        divide_(time_resolution_ns) {}
+        divide_(time_resolution_ns),
+        previous_thread_(previous_thread),
+        previous_time_(previous_time) {}
 
   __attribute__((always_inline)) void Put(const Event& e) {
     const bool same_thread = e.thread == previous_thread_;
@@ -155,8 +159,11 @@ class LeadingColumns {
     if (!same_thread) thread_ = PutVarint(thread_, e.thread);
     previous_thread_ = e.thread;
   }
+  uint8_t* kind_end() const { return kind_; }
   uint8_t* time_end() const { return time_; }
   uint8_t* thread_end() const { return thread_; }
+  uint32_t previous_thread() const { return previous_thread_; }
+  uint64_t previous_time() const { return previous_time_; }
 
  private:
   uint8_t* kind_;
@@ -166,6 +173,20 @@ class LeadingColumns {
   uint32_t previous_thread_ = 0;
   uint64_t previous_time_ = 0;
 };
+
+// Appends each [start, end) column at p, behind its length; returns the
+// end.
+template <typename Columns>
+uint8_t* PutColumns(uint8_t* p, const Columns& columns) {
+  constexpr size_t kHead = format::kColumnLengthBytes;
+  for (const auto& [start, end] : columns) {
+    const size_t length = static_cast<size_t>(end - start);
+    PutLe32(p, static_cast<uint32_t>(length));
+    std::memcpy(p + kHead, start, length);
+    p += kHead + length;
+  }
+  return p;
+}
 
 // Writes the length of the kind and time columns in front of them, then
 // appends each [start, end) column from scratch behind the time column with
@@ -177,14 +198,7 @@ uint8_t* FinishColumns(
   constexpr size_t kHead = format::kColumnLengthBytes;
   PutLe32(kind_start - kHead, static_cast<uint32_t>(num_events));
   PutLe32(time_start - kHead, static_cast<uint32_t>(time_end - time_start));
-  uint8_t* p = time_end;
-  for (const auto& [start, end] : columns) {
-    const size_t length = static_cast<size_t>(end - start);
-    PutLe32(p, static_cast<uint32_t>(length));
-    std::memcpy(p + kHead, start, length);
-    p += kHead + length;
-  }
-  return p;
+  return PutColumns(time_end, columns);
 }
 
 }  // namespace
@@ -225,50 +239,70 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
 
 bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
                               uint64_t time_resolution_ns) {
-  const size_t n = events.size();
-  constexpr size_t kHead = format::kColumnLengthBytes;
-  // As in EncodeClassic: kind and time straight into buffer_, the rest into
-  // scratch_ until their lengths are known.
-  const size_t capacity = format::kNumRefColumns * kHead + n +
-                          (format::kNumRefColumns - 1) * n * kMaxVarintBytes;
-  if (buffer_.size() < capacity) buffer_.resize(capacity);
-  // Worst cases: a thread is a u32 varint (5 bytes), a class value a u16
-  // plus the list length (3 bytes).
-  const size_t thread_room = n * 5;
-  const size_t wide_room = n * kMaxVarintBytes;
-  const size_t class_room = n * 3;
-  const size_t scratch = thread_room + 2 * class_room + 4 * wide_room;
-  if (scratch_.size() < scratch) scratch_.resize(scratch);
+  StartRefs(time_resolution_ns, events.size());
+  if (AddRefs(events) < events.size()) {
+    ResetLastPointers();
+    return false;
+  }
+  FinishRefs();
+  return true;
+}
 
-  uint8_t* const kind_start = buffer_.data() + kHead;
-  uint8_t* const time_start = kind_start + n + kHead;
-  uint8_t* const thread_start = scratch_.data();
-  uint8_t* const alloc_class_start = thread_start + thread_room;
-  uint8_t* const alloc_size_start = alloc_class_start + class_room;
-  uint8_t* const alloc_ptr_start = alloc_size_start + wide_room;
-  uint8_t* const free_class_start = alloc_ptr_start + wide_room;
-  uint8_t* const free_size_start = free_class_start + class_room;
-  uint8_t* const free_ptr_start = free_size_start + wide_room;
-  LeadingColumns leading(kind_start, time_start, thread_start,
-                         time_resolution_ns);
-  uint8_t* alloc_class_p = alloc_class_start;
-  uint8_t* alloc_size_p = alloc_size_start;
-  uint8_t* alloc_ptr_p = alloc_ptr_start;
-  uint8_t* free_class_p = free_class_start;
-  uint8_t* free_size_p = free_size_start;
-  uint8_t* free_ptr_p = free_ptr_start;
+void ChunkEncoder::ResetLastPointers() {
+  for (uint16_t c : touched_) last_ptr_[c] = 0;
+  touched_.clear();
+}
+
+void ChunkEncoder::StartRefs(uint64_t time_resolution_ns, size_t max_events) {
+  ResetLastPointers();
+  // Room per event in each column: a kind byte; a thread is a u32 varint
+  // (5 bytes), a class value a u16 plus the list length (3 bytes); the
+  // rest are u64 varints.
+  static constexpr size_t kRoom[format::kNumRefColumns] = {
+      1, kMaxVarintBytes, 5,
+      3, kMaxVarintBytes, kMaxVarintBytes,
+      3, kMaxVarintBytes, kMaxVarintBytes};
+  size_t total = 0;
+  for (size_t room : kRoom) total += room * max_events;
+  if (scratch_.size() < total) scratch_.resize(total);
+  RefStream& s = stream_;
+  s = RefStream();
+  s.time_resolution_ns = time_resolution_ns;
+  s.max_events = max_events;
+  uint8_t* p = scratch_.data();
+  for (int c = 0; c < format::kNumRefColumns; ++c) {
+    s.start[c] = s.at[c] = p;
+    p += kRoom[c] * max_events;
+  }
+  recent_allocs_.pushes = 0;
+  recent_frees_.pushes = 0;
+  std::memset(alloc_table_, 0, sizeof(alloc_table_));
+  std::memset(free_table_, 0, sizeof(free_table_));
+}
+
+size_t ChunkEncoder::AddRefs(absl::Span<const Event> all) {
+  RefStream& s = stream_;
+  const absl::Span<const Event> events =
+      all.first(std::min(all.size(), s.max_events - s.added));
+  LeadingColumns leading(s.at[format::kRefKindApiColumn],
+                         s.at[format::kRefTimeColumn],
+                         s.at[format::kRefThreadColumn], s.time_resolution_ns,
+                         s.previous_thread, s.previous_time);
+  uint8_t* alloc_class_p = s.at[format::kAllocClassColumn];
+  uint8_t* alloc_size_p = s.at[format::kAllocSizeColumn];
+  uint8_t* alloc_ptr_p = s.at[format::kAllocPointerColumn];
+  uint8_t* free_class_p = s.at[format::kFreeClassColumn];
+  uint8_t* free_size_p = s.at[format::kFreeSizeColumn];
+  uint8_t* free_ptr_p = s.at[format::kFreePointerColumn];
 
   const SlabGeometry& geometry = *geometry_;
   const uint64_t* const class_sizes = class_sizes_.data();
   const uint8_t* const index_shift = index_shift_.data();
   const int page_shift = page_shift_;
   uint64_t* const last_ptr = last_ptr_.data();
-  recent_allocs_.pushes = 0;
-  recent_frees_.pushes = 0;
-  std::memset(alloc_table_, 0, sizeof(alloc_table_));
-  std::memset(free_table_, 0, sizeof(free_table_));
   // The slab-region index of e's pointer and its delta against the
-  // previous index of the class; false for a pointer that starts no region.
+  // previous index of the class; false, with nothing written, for a
+  // pointer that starts no region.
   auto put_index = [&](const Event& e, uint8_t*& p)
       __attribute__((always_inline)) {
     const uint32_t c = e.size_class;
@@ -303,22 +337,20 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
     ring.Push(recent);
     table[bucket] = ring.pushes;
   };
-  bool ok = true;
-  for (const Event& e : events) {
-    leading.Put(e);
+  size_t i = 0;
+  for (; i < events.size(); ++i) {
+    const Event& e = events[i];
     const Recent recent{e.ptr, e.size_class};
     const uint32_t bucket = Bucket(e.ptr, e.size_class);
+    // The pointer first: an event it cannot code leaves nothing behind.
     if (e.kind == EventKind::kFree) {
       const int d = find(recent_allocs_, alloc_table_, bucket, e);
       if (d >= 0) {
         free_class_p = PutVarint(free_class_p, static_cast<uint64_t>(d));
       } else {
+        if (!put_index(e, free_ptr_p)) break;
         free_class_p = PutVarint(
             free_class_p, uint64_t{e.size_class} + format::kRecentAllocs);
-        if (!put_index(e, free_ptr_p)) {
-          ok = false;
-          break;
-        }
       }
       free_size_p = PutVarint(free_size_p, e.size);
       push(recent_frees_, free_table_, bucket, recent);
@@ -329,12 +361,9 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
       if (d >= 0) {
         alloc_class_p = PutVarint(alloc_class_p, static_cast<uint64_t>(d));
       } else {
+        if (!put_index(e, alloc_ptr_p)) break;
         alloc_class_p = PutVarint(
             alloc_class_p, uint64_t{e.size_class} + format::kRecentFrees);
-        if (!put_index(e, alloc_ptr_p)) {
-          ok = false;
-          break;
-        }
       }
       alloc_size_p = PutVarint(
           alloc_size_p,
@@ -343,28 +372,42 @@ bool ChunkEncoder::EncodeRefs(absl::Span<const Event> events,
         push(recent_allocs_, alloc_table_, bucket, recent);
       }
     }
+    leading.Put(e);
   }
-  for (uint16_t c : touched_) last_ptr[c] = 0;
-  touched_.clear();
-  if (!ok) return false;
+  s.added += i;
+  s.previous_thread = leading.previous_thread();
+  s.previous_time = leading.previous_time();
+  s.at[format::kRefKindApiColumn] = leading.kind_end();
+  s.at[format::kRefTimeColumn] = leading.time_end();
+  s.at[format::kRefThreadColumn] = leading.thread_end();
+  s.at[format::kAllocClassColumn] = alloc_class_p;
+  s.at[format::kAllocSizeColumn] = alloc_size_p;
+  s.at[format::kAllocPointerColumn] = alloc_ptr_p;
+  s.at[format::kFreeClassColumn] = free_class_p;
+  s.at[format::kFreeSizeColumn] = free_size_p;
+  s.at[format::kFreePointerColumn] = free_ptr_p;
+  return i;
+}
 
+void ChunkEncoder::FinishRefs() {
+  RefStream& s = stream_;
+  size_t total = 0;
+  std::pair<const uint8_t*, const uint8_t*> columns[format::kNumRefColumns];
+  for (int c = 0; c < format::kNumRefColumns; ++c) {
+    columns[c] = {s.start[c], s.at[c]};
+    total += format::kColumnLengthBytes + (s.at[c] - s.start[c]);
+  }
+  if (buffer_.size() < total) buffer_.resize(total);
+  size_ =
+      static_cast<size_t>(PutColumns(buffer_.data(), columns) - buffer_.data());
   flags_ = format::kChunkRefCoding;
-  uint8_t* const end =
-      FinishColumns(kind_start, n, time_start, leading.time_end(),
-                    {{thread_start, leading.thread_end()},
-                     {alloc_class_start, alloc_class_p},
-                     {alloc_size_start, alloc_size_p},
-                     {alloc_ptr_start, alloc_ptr_p},
-                     {free_class_start, free_class_p},
-                     {free_size_start, free_size_p},
-                     {free_ptr_start, free_ptr_p}});
-  size_ = static_cast<size_t>(end - buffer_.data());
-  return true;
+  ResetLastPointers();
 }
 
 void ChunkEncoder::EncodeClassic(absl::Span<const Event> events,
                                  uint64_t time_resolution_ns,
                                  uint64_t pointer_bits) {
+  ResetLastPointers();  // a reference coding given up may have left some.
   const size_t n = events.size();
   constexpr size_t kHead = format::kColumnLengthBytes;
   // The kind and time columns go straight to their place in buffer_ (the
@@ -418,8 +461,7 @@ void ChunkEncoder::EncodeClassic(absl::Span<const Event> events,
             : ZigZag(static_cast<int64_t>(class_sizes[e.size_class] - e.size)));
     class_p = PutVarint(class_p, e.size_class);
   }
-  for (uint16_t c : touched_) last_ptr[c] = 0;
-  touched_.clear();
+  ResetLastPointers();
 
   uint8_t* const end =
       FinishColumns(kind_start, n, time_start, leading.time_end(),

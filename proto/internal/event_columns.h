@@ -86,16 +86,46 @@ class ChunkEncoder {
   size_t size() const { return size_; }
   uint32_t flags() const { return flags_; }
 
+  // Streaming reference coding, so that a writer need not hold a chunk's
+  // Events: StartRefs(), AddRefs() as events arrive, then FinishRefs(),
+  // whose result is read as Encode()'s. Only for an encoder made with a
+  // geometry (ref_coding()).
+  bool ref_coding() const { return ref_coding_; }
+  // Opens a chunk of at most `max_events` events, discarding any open one.
+  void StartRefs(uint64_t time_resolution_ns, size_t max_events);
+  // Codes the longest prefix of `events` (contiguous sequence numbers,
+  // following the chunk's earlier ones) that the reference coding can
+  // express, up to the chunk's `max_events`, and returns its length. It
+  // stops before a small-class pointer that starts no region of its class;
+  // such an event needs a chunk in the classic coding.
+  size_t AddRefs(absl::Span<const Event> events);
+  size_t refs_added() const { return stream_.added; }
+  void FinishRefs();
+
  private:
   struct Recent {
     uint64_t ptr;
     uint32_t size_class;
+  };
+  // Where each column of the open reference-coded chunk has got to. The
+  // columns are written to scratch_ and copied behind their lengths into
+  // buffer_ by FinishRefs().
+  struct RefStream {
+    uint64_t time_resolution_ns = 1;
+    size_t max_events = 0;
+    size_t added = 0;
+    uint32_t previous_thread = 0;
+    uint64_t previous_time = 0;
+    uint8_t* start[format::kNumRefColumns] = {};
+    uint8_t* at[format::kNumRefColumns] = {};
   };
   void EncodeClassic(absl::Span<const Event> events,
                      uint64_t time_resolution_ns, uint64_t pointer_bits);
   // False, with nothing to use, when a small-class pointer does not start a
   // region of its class.
   bool EncodeRefs(absl::Span<const Event> events, uint64_t time_resolution_ns);
+  // Forgets the previous pointers of the classes the last chunk used.
+  void ResetLastPointers();
 
   std::vector<uint64_t> class_sizes_;
   bool ref_coding_ = false;
@@ -116,9 +146,9 @@ class ChunkEncoder {
   }
   uint32_t alloc_table_[1 << kTableBits];
   uint32_t free_table_[1 << kTableBits];
+  RefStream stream_;
   ByteBuffer buffer_;
-  ByteBuffer scratch_;  // columns after the time column while their
-                        // lengths are unknown.
+  ByteBuffer scratch_;  // columns while their lengths are unknown.
   size_t size_ = 0;
   uint32_t flags_ = 0;
   std::vector<uint64_t> last_ptr_;  // per size class.

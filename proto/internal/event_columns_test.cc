@@ -292,6 +292,59 @@ TEST(RefCodingTest, APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
   }
 }
 
+// The writer codes a chunk as its batches arrive: any split of the events
+// must give the bytes of one Encode() call.
+TEST(RefCodingTest, StreamingGivesTheBytesOfOneCall) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  ChunkEncoder whole(geometry);
+  ChunkEncoder streamed(geometry);
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const std::vector<Event> events = SlabEvents(seed, 6000, header, 0);
+    whole.Encode(events, 1000);
+    ASSERT_EQ(whole.flags(), format::kChunkRefCoding);
+    const std::string want(reinterpret_cast<const char*>(whole.data()),
+                           whole.size());
+    for (size_t piece : {size_t{1}, size_t{7}, size_t{1024}, events.size()}) {
+      streamed.StartRefs(1000, events.size());
+      for (size_t at = 0; at < events.size(); at += piece) {
+        const size_t n = std::min(piece, events.size() - at);
+        ASSERT_EQ(streamed.AddRefs(absl::MakeConstSpan(&events[at], n)), n);
+      }
+      EXPECT_EQ(streamed.refs_added(), events.size());
+      streamed.FinishRefs();
+      EXPECT_EQ(streamed.flags(), format::kChunkRefCoding);
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(streamed.data()),
+                            streamed.size()),
+                want)
+          << "seed " << seed << " pieces of " << piece;
+    }
+  }
+}
+
+TEST(RefCodingTest, StreamingStopsBeforeAPointerThatStartsNoRegion) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  ChunkEncoder encoder(geometry);
+  std::vector<Event> events = SlabEvents(11, 3000, header, 0);
+  events[2000].size_class = 21;  // 1280 bytes.
+  events[2000].ptr = 0x7f0000005000 + 1280 + 8;
+  events[2000].kind = EventKind::kAlloc;
+  encoder.StartRefs(1000, events.size());
+  EXPECT_EQ(encoder.AddRefs(absl::MakeConstSpan(events).first(1500)), 1500u);
+  EXPECT_EQ(encoder.AddRefs(absl::MakeConstSpan(events).subspan(1500)), 500u);
+  // The chunk so far is whole: the events before the misfit.
+  encoder.FinishRefs();
+  ExpectDecodesTo(encoder, geometry, 1000,
+                  std::vector<Event>(events.begin(), events.begin() + 2000));
+  // It stops at max_events too, and a new chunk starts clean.
+  encoder.StartRefs(1000, 100);
+  EXPECT_EQ(encoder.AddRefs(events), 100u);
+  encoder.FinishRefs();
+  ExpectDecodesTo(encoder, geometry, 1000,
+                  std::vector<Event>(events.begin(), events.begin() + 100));
+}
+
 // Columns of a reference-coded chunk of `kinds.size()` events from the
 // given column contents (the time column is all zeros).
 std::vector<uint8_t> RefChunk(const std::string& kinds,
