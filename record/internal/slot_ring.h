@@ -78,8 +78,8 @@ class SlotRing {
   // `slots` must have room for `capacity` entries, a power of two.
   // `crowded` (may be null) must not allocate through malloc.
   void Init(Slot* slots, uint32_t capacity, void (*crowded)() = nullptr) {
-    slots_ = slots;
-    mask_ = capacity - 1;
+    slots_ = consumer_slots_ = slots;
+    mask_ = consumer_mask_ = capacity - 1;
     high_water_ = capacity - capacity / 4 - 1;
     crowded_ = crowded;
     head_.store(0, std::memory_order_relaxed);
@@ -115,7 +115,7 @@ class SlotRing {
       cached_tail_ = tail_.load(std::memory_order_acquire);
       if (consumer_head_ == cached_tail_) return nullptr;
     }
-    return &slots_[consumer_head_ & mask_];
+    return &consumer_slots_[consumer_head_ & consumer_mask_];
   }
   void Pop() { ++consumer_head_; }
   void Commit() { head_.store(consumer_head_, std::memory_order_release); }
@@ -143,6 +143,11 @@ class SlotRing {
   alignas(64) std::atomic<uint64_t> head_{0};
   uint64_t consumer_head_ = 0;
   uint64_t cached_tail_ = 0;
+  // The consumer's own copies of slots_ and mask_. Reading them from the
+  // producer's line for every slot pulled that line over from the
+  // producer's core, which writes tail_ on every call, and back again.
+  Slot* consumer_slots_ = nullptr;
+  uint32_t consumer_mask_ = 0;
   // Producer's line. (A shared ring's producers take `lock` first.)
   alignas(64) std::atomic<uint64_t> tail_{0};
   uint64_t cached_head_ = 0;
