@@ -108,14 +108,21 @@ class SlotRing {
                 std::memory_order_release);
   }
 
-  // Consumer side: Front()/Pop() walk the published slots; Commit() hands
-  // the popped ones back to the producer (once per run, not per slot).
-  const Slot* Front() {
-    if (consumer_head_ == cached_tail_) {
-      cached_tail_ = tail_.load(std::memory_order_acquire);
-      if (consumer_head_ == cached_tail_) return nullptr;
-    }
+  // Consumer side: Refresh() learns which slots the producer has published;
+  // Peek()/Pop() walk those; Commit() hands the popped ones back to the
+  // producer (once per run, not per slot). Front() is Peek() with a
+  // Refresh() when it runs out. A consumer that refreshes once per pass
+  // instead of whenever it catches up does not chase the producer, which
+  // would move tail_'s line and the newest slot's between the two cores
+  // on every call.
+  void Refresh() { cached_tail_ = tail_.load(std::memory_order_acquire); }
+  const Slot* Peek() const {
+    if (consumer_head_ == cached_tail_) return nullptr;
     return &consumer_slots_[consumer_head_ & consumer_mask_];
+  }
+  const Slot* Front() {
+    if (consumer_head_ == cached_tail_) Refresh();
+    return Peek();
   }
   void Pop() { ++consumer_head_; }
   void Commit() { head_.store(consumer_head_, std::memory_order_release); }

@@ -50,6 +50,29 @@ TEST_F(SlotRingTest, SlotsComeOutInOrderAndTheRingFills) {
   EXPECT_TRUE(Produce(ticket));
 }
 
+// The writer refreshes once per pass: Peek() sees what was published up to
+// the last Refresh() (or Front() that ran out), not what came after.
+TEST_F(SlotRingTest, PeekSeesOnlyWhatWasPublishedBeforeTheRefresh) {
+  EXPECT_EQ(ring_.Peek(), nullptr);
+  ASSERT_TRUE(Produce(0));
+  ASSERT_TRUE(Produce(1));
+  EXPECT_EQ(ring_.Peek(), nullptr);  // not refreshed yet.
+  ring_.Refresh();
+  ASSERT_TRUE(Produce(2));
+  for (uint64_t expected : {0, 1}) {
+    const Slot* slot = ring_.Peek();
+    ASSERT_NE(slot, nullptr);
+    EXPECT_EQ(slot->ticket, expected);
+    ring_.Pop();
+  }
+  EXPECT_EQ(ring_.Peek(), nullptr);  // 2 came after the refresh.
+  const Slot* slot = ring_.Front();  // refreshes when it runs out.
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(slot->ticket, 2u);
+  ring_.Pop();
+  EXPECT_EQ(ring_.Front(), nullptr);
+}
+
 TEST_F(SlotRingTest, CrowdedIsCalledFromThreeQuartersFullOn) {
   // 48 of 64 slots in use is three quarters: not yet crowded.
   for (uint64_t t = 0; t < 48; ++t) ASSERT_TRUE(Produce(t));

@@ -246,12 +246,16 @@ void RecordingWriter::FillEvent(const Slot& slot, EventKind kind,
 size_t RecordingWriter::Drain() {
   size_t consumed = 0;
   bool progress = true;
+  // What the rings hold now; slots published while this drain runs wait
+  // for the next one (see SlotRing::Refresh).
+  uint32_t refreshed = 0;
   while (progress) {
     progress = false;
     const uint32_t count = recorder.num_rings.load(std::memory_order_acquire);
+    for (; refreshed < count; ++refreshed) recorder.rings[refreshed]->Refresh();
     for (uint32_t i = 0; i < count; ++i) {
       SlotRing* ring = recorder.rings[i];
-      while (const Slot* slot = ring->Front()) {
+      while (const Slot* slot = ring->Peek()) {
         if (slot->ticket != next_ticket_) break;
         Consume(*slot);
         ring->Pop();
