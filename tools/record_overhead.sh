@@ -9,6 +9,9 @@
 # usage: tools/record_overhead.sh [ROUNDS] [REQUESTS]
 #   ROUNDS   A/B pairs (default 3); REQUESTS per redis-benchmark (1000000).
 #   SLABTRACE=path/to/slabtrace to use a given binary (else it is built).
+#   SLABTRACE_B=path/to/another/slabtrace adds a server recorded by it to
+#   every round (A/B of two recorder builds in the same run); the targets
+#   are checked for SLABTRACE only.
 # Only 127.0.0.1 is used. Exit 0 when every target is met, 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,13 +43,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_server MODE PORT: MODE is plain or recorded.
+# start_server MODE PORT: MODE is plain, recorded or recorded_b.
 start_server() {
   local mode=$1 port=$2
   local args=(redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no
               --dir "$work" --daemonize no --logfile "$work/redis.log")
-  if [ "$mode" = recorded ]; then
-    "$SLABTRACE" record -o "$work/r.slabtrace" -- "${args[@]}" 2>"$work/summary.txt" &
+  if [ "$mode" != plain ]; then
+    local tool=$SLABTRACE
+    [ "$mode" = recorded_b ] && tool=$SLABTRACE_B
+    "$tool" record -o "$work/r.slabtrace" -- "${args[@]}" 2>"$work/summary.txt" &
   else
     "${args[@]}" &
   fi
@@ -106,10 +111,16 @@ print(rps["SET"], rps["GET"])'
 
 results="$work/results.txt"
 : >"$results"
+modes=(plain recorded)
+[ -n "${SLABTRACE_B:-}" ] && modes+=(recorded_b)
 for round in $(seq "$rounds"); do
-  order="plain recorded"
-  [ $((round % 2)) -eq 0 ] && order="recorded plain"
-  for mode in $order; do
+  # Each mode takes each place in the round in turn.
+  order=()
+  for i in "${!modes[@]}"; do
+    order+=("${modes[$(((i + round - 1) % ${#modes[@]}))]}")
+  done
+  [ $((round % 2)) -eq 0 ] && order=($(printf '%s\n' "${order[@]}" | tac))
+  for mode in "${order[@]}"; do
     port=$(free_port)
     start_server "$mode" "$port"
     t0=$(server_ticks)
@@ -121,11 +132,11 @@ for round in $(seq "$rounds"); do
     read -r cpu16 writer16 < <(per_request "$t1" "$t2")
     stop_server "$port"
     bpe=0
-    if [ "$mode" = recorded ]; then
+    if [ "$mode" != plain ]; then
       bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$work/summary.txt" | head -1)
       events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$work/summary.txt" | head -1)
       writer_ticks=$(( $(echo "$t2" | cut -d' ' -f2) ))
-      echo "round $round recorded: $events events, $bpe bytes/event," \
+      echo "round $round $mode: $events events, $bpe bytes/event," \
         "writer thread $(python3 -c "print(f'{$writer_ticks * 1e9 / $(getconf CLK_TCK) / max($events, 1):.1f}')") ns/event" >&2
     fi
     echo "$round $mode $set1 $get1 $set16 $get16 $bpe $cpu1 $writer1 $cpu16 $writer16" >>"$results"
@@ -140,26 +151,30 @@ rows = [line.split() for line in open(sys.argv[1])]
 by = {}
 for r in rows:
     by.setdefault(r[1], []).append(r)
-def ratios(col):
-    plain = {r[0]: float(r[col]) for r in by["plain"]}
-    rec = {r[0]: float(r[col]) for r in by["recorded"]}
+def ratios(mode, col):
+    plain = {int(r[0]): float(r[col]) for r in by["plain"]}
+    rec = {int(r[0]): float(r[col]) for r in by[mode]}
     return [rec[k] / plain[k] for k in sorted(plain)]
 names = ["SET", "GET", "SET -P 16", "GET -P 16"]
 ok = True
-print("test        median ratio recorded/plain (per round)")
-for i, name in enumerate(names):
-    rs = ratios(2 + i)
-    target = 0.97 if "-P" not in name else 0.90
-    med = statistics.median(rs)
-    ok &= med >= target
-    print(f"{name:<11} {med:.3f} (target >= {target})  " + " ".join(f"{x:.3f}" for x in rs))
-print("CPU per request (us, medians; SET and GET together), plain -> recorded:")
-for label, col in (("no pipeline", 7), ("-P 16", 9)):
-    plain = statistics.median(float(r[col]) for r in by["plain"])
-    rec = statistics.median(float(r[col]) for r in by["recorded"])
-    writer = statistics.median(float(r[col + 1]) for r in by["recorded"])
-    print(f"{label:<11} server threads {plain:.3f} -> {rec:.3f} ({rec / plain:.3f}x),"
-          f" plus the writer thread {writer:.3f}")
+for mode, label in (("recorded", "A = SLABTRACE"), ("recorded_b", "B = SLABTRACE_B")):
+    if mode not in by:
+        continue
+    print(f"{label}: test  median ratio recorded/plain (per round)")
+    for i, name in enumerate(names):
+        rs = ratios(mode, 2 + i)
+        target = 0.97 if "-P" not in name else 0.90
+        med = statistics.median(rs)
+        if mode == "recorded":
+            ok &= med >= target
+        print(f"{name:<11} {med:.3f} (target >= {target})  " + " ".join(f"{x:.3f}" for x in rs))
+    print("CPU per request (us, medians; SET and GET together), plain -> recorded:")
+    for label, col in (("no pipeline", 7), ("-P 16", 9)):
+        plain = statistics.median(float(r[col]) for r in by["plain"])
+        rec = statistics.median(float(r[col]) for r in by[mode])
+        writer = statistics.median(float(r[col + 1]) for r in by[mode])
+        print(f"{label:<11} server threads {plain:.3f} -> {rec:.3f} ({rec / plain:.3f}x),"
+              f" plus the writer thread {writer:.3f}")
 bpe = [float(r[6]) for r in by["recorded"]]
 if bpe:
     med = statistics.median(bpe)
