@@ -177,8 +177,8 @@ TEST(SlabRoundTripTest, ReferenceCodingIsSmaller) {
 
 // The writer codes a chunk by reference as its events arrive. An event the
 // reference coding cannot express ends that chunk, and the next one, which
-// starts with it, is coded the classic way; among the chunk's first 4,096
-// events it turns the whole chunk classic instead.
+// starts with it, is coded the classic way; with at most 4,096 events
+// before it in the chunk it turns the whole chunk classic instead.
 TEST(SlabRoundTripTest, APointerThatStartsNoRegionEndsItsChunk) {
   const TraceHeader header = JemallocTestHeader();
   std::vector<TraceItem> items;
@@ -441,14 +441,17 @@ std::string ReadFileBytes(const std::string& path) {
   return bytes;
 }
 
-TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
+// Valid events with, here and there, ones Append refuses (a class out of
+// range, a repeated or backwards seq), a gap in the sequence every
+// `gap_every` events, which starts a new chunk, and with `misfits`,
+// pointers that start no region at those positions.
+void ExpectAppendBatchWritesWhatAppendWrites(
+    int num_events, const TraceWriterOptions& options, size_t max_batch,
+    size_t gap_every, const std::vector<size_t>& misfits) {
   const TraceHeader header = JemallocTestHeader();
-  // Valid events with, here and there, ones Append refuses (a class out of
-  // range, a repeated or backwards seq) and gaps in the sequence, which
-  // start a new chunk.
   std::vector<Event> events;
   std::mt19937_64 rng(5);
-  for (const TraceItem& item : RandomSlabTraceItems(9, 5000, header)) {
+  for (const TraceItem& item : RandomSlabTraceItems(9, num_events, header)) {
     if (item.is_marker) continue;
     Event e = item.event;
     events.push_back(e);
@@ -469,13 +472,17 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
     }
   }
   for (size_t i = 0; i < events.size(); ++i) {
-    if (i % 700 == 699) {
+    if (i % gap_every == gap_every - 1) {
       for (size_t j = i; j < events.size(); ++j) events[j].seq += 3;
     }
   }
+  for (size_t at : misfits) {
+    events[at].kind = EventKind::kAlloc;
+    events[at].size_class = 21;  // 1280 bytes.
+    events[at].ptr = 0x7f0000005000 + 1280 + 8;
+  }
   const std::string dir =
       getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
-  const TraceWriterOptions options{97, 1};
 
   auto one_by_one =
       TraceWriter::Create(dir + "/one.slabtrace", header, options);
@@ -489,7 +496,8 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
   ASSERT_TRUE(batched.ok());
   int batches_refused = 0;
   for (size_t at = 0; at < events.size();) {
-    const size_t n = std::min<size_t>(1 + rng() % 300, events.size() - at);
+    const size_t n =
+        std::min<size_t>(1 + rng() % max_batch, events.size() - at);
     batches_refused +=
         !(*batched)->AppendBatch(absl::MakeConstSpan(&events[at], n)).ok();
     at += n;
@@ -518,6 +526,93 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
   EXPECT_GT(peak, 10);
   ASSERT_TRUE(reader->trailer().has_value());
   EXPECT_EQ(reader->trailer()->max_live_objects(), static_cast<uint64_t>(peak));
+}
+
+TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
+  ExpectAppendBatchWritesWhatAppendWrites(5000, TraceWriterOptions{97, 1}, 300,
+                                          700, {});
+}
+
+// With whole chunks: where a misfit falls in its chunk (after at most
+// 4,096 events, or later) decides the chunks, not how the events came.
+TEST(TraceWriterTest, AppendBatchWritesWhatAppendWritesAroundMisfits) {
+  const TraceHeader header = JemallocTestHeader();
+  std::vector<Event> events;
+  for (const TraceItem& item : RandomSlabTraceItems(4, 9000, header)) {
+    if (item.is_marker) continue;
+    events.push_back(item.event);
+    events.back().seq = events.size() - 1;
+  }
+  ASSERT_GT(events.size(), 8000u);
+  const std::string dir =
+      getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+  for (size_t at :
+       {size_t{100}, size_t{4096}, size_t{4097}, size_t{4150}, size_t{7000}}) {
+    std::vector<Event> misfit = events;
+    misfit[at].kind = EventKind::kAlloc;
+    misfit[at].size_class = 21;  // 1280 bytes.
+    misfit[at].ptr = 0x7f0000005000 + 1280 + 8;
+    std::string bytes[2];
+    for (int batched = 0; batched < 2; ++batched) {
+      const std::string path = absl::StrCat(dir, "/misfit", batched);
+      auto writer = TraceWriter::Create(path, header, {});
+      ASSERT_TRUE(writer.ok());
+      if (batched) {  // one event, then all the others in one call.
+        ASSERT_TRUE((*writer)->Append(misfit[0]).ok());
+        ASSERT_TRUE((*writer)
+                        ->AppendBatch(absl::MakeConstSpan(misfit).subspan(1))
+                        .ok());
+      } else {
+        for (const Event& e : misfit) ASSERT_TRUE((*writer)->Append(e).ok());
+      }
+      ASSERT_TRUE((*writer)->Close().ok());
+      bytes[batched] = ReadFileBytes(path);
+    }
+    EXPECT_TRUE(bytes[0] == bytes[1]) << "misfit at " << at;
+    auto reader = *TraceReader::OpenBuffer("misfit", bytes[1]);
+    ASSERT_TRUE(ReadAllItems(reader.get()).ok());
+    EXPECT_EQ(reader->chunks_read(), at <= 4096 ? 1u : 2u) << at;
+  }
+}
+
+// After a failed write, AppendBatch counts what Append counts.
+TEST(TraceWriterTest, AppendBatchCountsWhatAppendCountsAfterAWriteError) {
+  const TraceHeader header = JemallocTestHeader();
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<Event> events;
+  for (const TraceItem& item : RandomSlabTraceItems(3, 6000, header)) {
+    if (item.is_marker) continue;
+    events.push_back(item.event);
+    events.back().seq = events.size() - 1;
+  }
+  // A misfit past the kept events ends its chunk in mid-batch; that
+  // chunk's write fails.
+  ASSERT_GT(events.size(), 5500u);
+  events[5000].kind = EventKind::kAlloc;
+  events[5000].size_class = 21;
+  events[5000].ptr = 0x7f0000005000 + 1280 + 8;
+  uint64_t counts[2][2];
+  for (int batched = 0; batched < 2; ++batched) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    auto writer = TraceWriter::CreateFromFd(fds[1], "pipe", header,
+                                            TraceWriterOptions{64 * 1024, 1});
+    ASSERT_TRUE(writer.ok());
+    ::close(fds[0]);
+    if (batched) {
+      (void)(*writer)->Append(events[0]);
+      (void)(*writer)->AppendBatch(absl::MakeConstSpan(events).subspan(1));
+    } else {
+      for (const Event& e : events) (void)(*writer)->Append(e);
+    }
+    EXPECT_TRUE((*writer)->failed());
+    counts[batched][0] = (*writer)->events_appended();
+    counts[batched][1] = (*writer)->dropped_events();
+    (void)(*writer)->Close();
+  }
+  EXPECT_EQ(counts[1][0], counts[0][0]);
+  EXPECT_EQ(counts[1][1], counts[0][1]);
+  EXPECT_EQ(counts[0][1], events.size());
 }
 
 TEST(TraceWriterTest, TrailerRecordsThePeakOfLiveObjects) {

@@ -93,9 +93,9 @@ class TraceWriter::Impl {
   // Adds events that passed Append's checks and follow the open chunk's
   // (all of them, when the chunk is empty) to the open chunk, flushing it
   // when it is full or when its reference coding meets an event it cannot
-  // express past its kept events. Events left when a flush fails are
-  // counted as dropped.
-  absl::Status AddToChunk(absl::Span<const Event> events);
+  // express past its kept events. Sets *taken to how many it added: all,
+  // unless a flush failed; the caller accounts for the rest.
+  absl::Status AddToChunk(absl::Span<const Event> events, size_t* taken);
   // Codes the events Append() collected.
   absl::Status DrainInbox();
   // Writes the open chunk, whose events are all in it (not in the inbox).
@@ -117,10 +117,10 @@ class TraceWriter::Impl {
   // The reference coding met an event it cannot express: the chunk that
   // starts with it is coded the classic way.
   bool next_chunk_classic_ = false;
-  // A reference-coded chunk keeps copies of its first events, so that a
-  // misfit among them turns the whole chunk classic instead of ending it
-  // (a trace whose pointers start no regions then gets the chunks it got
-  // when chunks were coded whole).
+  // A reference-coded chunk keeps copies of its first kKeptRefEvents
+  // events, so that a misfit right after them or earlier turns the whole
+  // chunk classic instead of ending it (a trace whose pointers start no
+  // regions then gets the chunks it got when chunks were coded whole).
   static constexpr uint32_t kKeptRefEvents = 4096;
   std::vector<Event> pending_;
   std::array<uint64_t, kNumEventKinds> pending_kinds_{};
@@ -300,18 +300,22 @@ absl::Status TraceWriter::Impl::Append(const Event& event) {
 
 absl::Status TraceWriter::Impl::DrainInbox() {
   if (inbox_.empty()) return absl::OkStatus();
-  absl::Status status = AddToChunk(inbox_);
+  size_t taken = 0;
+  absl::Status status = AddToChunk(inbox_, &taken);
+  // What a failed write left over is dropped, as Append drops every event
+  // after a failure.
+  const size_t left = inbox_.size() - taken;
+  events_appended_ -= left;
+  dropped_events_ += left;
   inbox_.clear();
   return status;
 }
 
-absl::Status TraceWriter::Impl::AddToChunk(absl::Span<const Event> events) {
+absl::Status TraceWriter::Impl::AddToChunk(absl::Span<const Event> events,
+                                           size_t* taken_in_all) {
   absl::Status first_error;
-  while (!events.empty()) {
-    if (failed_ || closed_) {
-      dropped_events_ += events.size();
-      break;
-    }
+  *taken_in_all = 0;
+  while (!events.empty() && !failed_ && !closed_) {
     if (open_count_ == 0) {
       open_first_seq_ = events.front().seq;
       open_refs_ = encoder_.ref_coding() && !next_chunk_classic_;
@@ -324,14 +328,19 @@ absl::Status TraceWriter::Impl::AddToChunk(absl::Span<const Event> events) {
         events.size(), options_.events_per_chunk - open_count_));
     const size_t taken = open_refs_ ? encoder_.AddRefs(room) : room.size();
     const absl::Span<const Event> added = room.first(taken);
-    if (!open_refs_ || open_count_ < kKeptRefEvents) {
+    if (!open_refs_) {
       pending_.insert(pending_.end(), added.begin(), added.end());
+    } else if (open_count_ < kKeptRefEvents) {
+      const absl::Span<const Event> kept =
+          added.first(std::min<size_t>(taken, kKeptRefEvents - open_count_));
+      pending_.insert(pending_.end(), kept.begin(), kept.end());
     }
     for (const Event& e : added) {
       ++pending_kinds_[static_cast<uint8_t>(e.kind)];
       pending_pointer_bits_ |= e.ptr;
     }
     open_count_ += static_cast<uint32_t>(taken);
+    *taken_in_all += taken;
     events = events.subspan(taken);
     if (taken < room.size()) {
       // All of the chunk at hand: it turns classic (when empty, the chunk
@@ -359,8 +368,10 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
     size_t run = 0;
     if (chunk_open() && !failed_ && !closed_) {
       // The longest run of events that Append would each accept without a
-      // flush before them: in range and consecutive.
-      const size_t limit = events.size() - i;
+      // flush before them: in range, consecutive, room in the chunk.
+      const size_t limit =
+          std::min(events.size() - i,
+                   options_.events_per_chunk - open_count_ - inbox_.size());
       uint64_t next_seq = last_seq_ + 1;
       uint64_t last_time = last_time_ns_;
       int64_t live = live_objects_;
@@ -378,16 +389,19 @@ absl::Status TraceWriter::Impl::AppendBatch(absl::Span<const Event> events) {
         max_live = std::max(max_live, live);
         last_time = std::max(last_time, e.time_ns);
       }
-      events_appended_ += run;
       live_objects_ = live;
       max_live_objects_ = max_live;
       last_time_ns_ = last_time;
       last_seq_ = next_seq - 1;
       absl::Status status = DrainInbox();
       if (first_error.ok()) first_error = status;
-      status = AddToChunk(events.subspan(i, run));
+      size_t taken = 0;
+      status = AddToChunk(events.subspan(i, run), &taken);
       if (first_error.ok()) first_error = status;
-      i += run;
+      // After a failed write, Append drops the rest one by one.
+      events_appended_ += taken;
+      i += taken;
+      if (taken < run) continue;
     }
     if (run == 0 && i < events.size()) {  // whatever needs Append's care.
       absl::Status status = Append(events[i++]);
