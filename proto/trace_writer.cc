@@ -422,7 +422,9 @@ absl::Status TraceWriter::Impl::FlushChunk() {
   if (open_refs_) {
     encoder_.FinishRefs();
   } else {
-    encoder_.Encode(pending_, time_resolution_ns_, pending_pointer_bits_);
+    // Classic chunks are those the reference coding could not express.
+    encoder_.EncodeClassic(pending_, time_resolution_ns_,
+                           pending_pointer_bits_);
   }
   pending_pointer_bits_ = 0;
   const size_t bound = ZSTD_compressBound(encoder_.size());

@@ -86,6 +86,11 @@ class ChunkEncoder {
   size_t size() const { return size_; }
   uint32_t flags() const { return flags_; }
 
+  // The classic coding whatever the chunk's pointers (for a chunk known
+  // not to fit the reference coding).
+  void EncodeClassic(absl::Span<const Event> events,
+                     uint64_t time_resolution_ns, uint64_t pointer_bits);
+
   // Streaming reference coding, so that a writer need not hold a chunk's
   // Events: StartRefs(), AddRefs() as events arrive, then FinishRefs(),
   // whose result is read as Encode()'s. Only for an encoder made with a
@@ -119,8 +124,6 @@ class ChunkEncoder {
     uint8_t* start[format::kNumRefColumns] = {};
     uint8_t* at[format::kNumRefColumns] = {};
   };
-  void EncodeClassic(absl::Span<const Event> events,
-                     uint64_t time_resolution_ns, uint64_t pointer_bits);
   // False, with nothing to use, when a small-class pointer does not start a
   // region of its class.
   bool EncodeRefs(absl::Span<const Event> events, uint64_t time_resolution_ns);
