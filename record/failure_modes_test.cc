@@ -121,6 +121,31 @@ TEST(FailureModesTest, DropModeSkipsCallsInsteadOfWaiting) {
   EXPECT_TRUE(symmetric.ok()) << symmetric;
 }
 
+// The same with the default --on-full=wait: nothing is dropped, and the
+// trailer and the summary count the calls that waited for the writer.
+TEST(FailureModesTest, WaitModeCountsTheCallsThatWaited) {
+  const std::string dir = TestDirectory("wait");
+  const std::string trace = dir + "/wait.slabtrace";
+  constexpr uint64_t kChurn = 200000;
+  absl::StatusOr<int> code = RunProcess(
+      {Driver(), "record", "-o", trace, "--ring-events=64", "--", KnownCalls(),
+       dir + "/expected.txt", absl::StrCat("--churn=", kChurn)},
+      absl::Seconds(120), {dir + "/console.txt"});
+  ASSERT_TRUE(code.ok()) << code.status();
+  const std::string console = ReadFileOrEmpty(dir + "/console.txt");
+  EXPECT_EQ(*code, 0) << console;
+  absl::StatusOr<TraceContents> contents = ReadWholeTrace(trace);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_TRUE(contents->trailer.has_value());
+  const TraceTrailer& trailer = *contents->trailer;
+  EXPECT_EQ(trailer.dropped_events(), 0u);
+  EXPECT_TRUE(trailer.complete()) << trailer.incomplete_reason();
+  EXPECT_GT(trailer.ring_full_waits(), 0u);
+  EXPECT_THAT(console,
+              ::testing::HasSubstr(absl::StrCat(
+                  "waits       ", trailer.ring_full_waits(), " calls")));
+}
+
 TEST(FailureModesTest, KillNineLeavesATraceReadableToTheLastChunk) {
   const std::string dir = TestDirectory("kill9");
   const std::string trace = dir + "/killed.slabtrace";

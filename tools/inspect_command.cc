@@ -225,6 +225,8 @@ void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
                 FormatDuration(trailer->end_time_ns()).c_str());
     std::printf("dropped:     %llu events\n",
                 static_cast<unsigned long long>(trailer->dropped_events()));
+    std::printf("ring waits:  %llu calls waited for a full ring to drain\n",
+                static_cast<unsigned long long>(trailer->ring_full_waits()));
   }
 }
 

@@ -215,6 +215,7 @@ void AfterForkInChild() {
   recorder.threads.store(0);
   recorder.lost_slots.store(0);
   recorder.dropped_full.store(0);
+  recorder.ring_waits.store(0);
   recorder.writer_alive.store(false);
   recorder.writer_start.store(0);
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
@@ -402,6 +403,7 @@ Slot* SlotWriter::WaitForSpace() {
       recorder.lost_slots.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
+    if (round == 0) recorder.ring_waits.fetch_add(1, std::memory_order_relaxed);
     if (!recorder.writer_alive.load(std::memory_order_acquire) &&
         (recorder.writer_start.load() != 1 || round > 100000)) {
       recorder.lost_slots.fetch_add(1, std::memory_order_relaxed);

@@ -112,6 +112,7 @@ struct Recorder {
   std::atomic<uint32_t> num_rings{0};
   std::atomic<uint64_t> lost_slots{0};    // ring full while no writer ran.
   std::atomic<uint64_t> dropped_full{0};  // drop_when_full: calls skipped.
+  std::atomic<uint64_t> ring_waits{0};    // calls that waited for space.
   std::atomic<bool> writer_alive{false};
   // The futex word the writer sleeps on: 0 while it sleeps undisturbed, 1
   // once a wake-up is on its way (so that a crowded ring makes one system

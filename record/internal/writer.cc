@@ -601,6 +601,7 @@ void RecordingWriter::Finish() {
                      "(--on-full=drop)");
   }
   trailer.set_dropped_events(lost + dropped);
+  trailer.set_ring_full_waits(recorder.ring_waits.load());
   trailer.set_incomplete_reason(incomplete_reason_);
   trailer.set_threads(recorder.threads.load());
   uint64_t buffer_bytes = 0;
