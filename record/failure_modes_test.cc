@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -141,9 +142,12 @@ TEST(FailureModesTest, WaitModeCountsTheCallsThatWaited) {
   EXPECT_EQ(trailer.dropped_events(), 0u);
   EXPECT_TRUE(trailer.complete()) << trailer.incomplete_reason();
   EXPECT_GT(trailer.ring_full_waits(), 0u);
-  EXPECT_THAT(console,
-              ::testing::HasSubstr(absl::StrCat(
-                  "waits       ", trailer.ring_full_waits(), " calls")));
+  EXPECT_GT(trailer.ring_full_wait_ns(), 0u);
+  EXPECT_THAT(console, ::testing::HasSubstr(absl::StrFormat(
+                           "waits       %d calls waited for a full ring to "
+                           "drain, %.1f ms in all",
+                           trailer.ring_full_waits(),
+                           trailer.ring_full_wait_ns() / 1e6)));
 }
 
 TEST(FailureModesTest, KillNineLeavesATraceReadableToTheLastChunk) {

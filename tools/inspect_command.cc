@@ -225,8 +225,11 @@ void PrintCounts(const TraceReader& reader, const StreamCounts& counts) {
                 FormatDuration(trailer->end_time_ns()).c_str());
     std::printf("dropped:     %llu events\n",
                 static_cast<unsigned long long>(trailer->dropped_events()));
-    std::printf("ring waits:  %llu calls waited for a full ring to drain\n",
-                static_cast<unsigned long long>(trailer->ring_full_waits()));
+    std::printf(
+        "ring waits:  %llu calls waited for a full ring to drain, %.1f ms in "
+        "all\n",
+        static_cast<unsigned long long>(trailer->ring_full_waits()),
+        trailer->ring_full_wait_ns() / 1e6);
   }
 }
 

@@ -145,8 +145,10 @@ void PrintSummary(const std::string& path, double wall_seconds) {
     absl::StrAppendFormat(&out, "  dropped     %d events\n",
                           trailer->dropped_events());
     absl::StrAppendFormat(
-        &out, "  waits       %d calls waited for a full ring to drain\n",
-        trailer->ring_full_waits());
+        &out,
+        "  waits       %d calls waited for a full ring to drain, %.1f ms in "
+        "all\n",
+        trailer->ring_full_waits(), trailer->ring_full_wait_ns() / 1e6);
     absl::StrAppendFormat(&out, "  buffers     %.1f MiB recorder ring memory\n",
                           trailer->recorder_buffer_bytes() / 1048576.0);
     absl::StrAppendFormat(&out, "  duration    %.3f s traced, %.3f s wall\n",

@@ -216,6 +216,7 @@ void AfterForkInChild() {
   recorder.lost_slots.store(0);
   recorder.dropped_full.store(0);
   recorder.ring_waits.store(0);
+  recorder.ring_wait_ns.store(0);
   recorder.writer_alive.store(false);
   recorder.writer_start.store(0);
   for (uint32_t i = 0; i < recorder.num_rings.load(); ++i) {
@@ -392,6 +393,14 @@ SlotRing* AcquireRing(ThreadState& ts) {
 }
 
 Slot* SlotWriter::WaitForSpace() {
+  const uint64_t start = MonotonicNs();
+  Slot* slot = WaitUntilFree();
+  recorder.ring_wait_ns.fetch_add(MonotonicNs() - start,
+                                  std::memory_order_relaxed);
+  return slot;
+}
+
+Slot* SlotWriter::WaitUntilFree() {
   // The writer drains every ring it can; a ring only stays full while the
   // writer is busy, so waiting is lossless and bounded.
   for (int round = 0;; ++round) {

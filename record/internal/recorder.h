@@ -113,6 +113,7 @@ struct Recorder {
   std::atomic<uint64_t> lost_slots{0};    // ring full while no writer ran.
   std::atomic<uint64_t> dropped_full{0};  // drop_when_full: calls skipped.
   std::atomic<uint64_t> ring_waits{0};    // calls that waited for space.
+  std::atomic<uint64_t> ring_wait_ns{0};  // and how long, in all.
   std::atomic<bool> writer_alive{false};
   // The futex word the writer sleeps on: 0 while it sleeps undisturbed, 1
   // once a wake-up is on its way (so that a crowded ring makes one system
@@ -249,7 +250,10 @@ class SlotWriter {
   }
 
  private:
+  // Waits until the ring has room (nullptr: give the slot up), and adds
+  // the time it took to recorder.ring_wait_ns.
   Slot* WaitForSpace();
+  Slot* WaitUntilFree();
   // Ticket, thread and time set, every optional field cleared.
   Slot* Fill(Slot* slot, uint64_t ticket) {
     slot->ticket = ticket;

@@ -51,6 +51,10 @@ constexpr const char* kOutcomeNames[kNumOutcomes] = {
     "", "failed", "null", "moved", "in_place", "from_null", "freed"};
 // How long the final drain waits for a ticket some thread took but never
 // published (it is stuck, or was killed in a signal handler).
+// Slots a drain consumes from one ring before it hands their space back.
+constexpr uint32_t kCommitEvery = 1024;
+// The writer's shortest sleep between drains.
+constexpr uint64_t kMinSleepNs = 200 * 1000;
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
 
 // How long the exit marker waits for jemalloc's statistics.
@@ -108,8 +112,8 @@ class RecordingWriter : private ReallocPlacement::Output {
   // Serves a client of the control socket, waiting up to timeout_ms for
   // one (0: only looks).
   void ServeControl(int timeout_ms);
-  // Sleeps up to `ms`, less when woken (WakeWriter, RequestStop).
-  void Sleep(int ms);
+  // Sleeps up to `ns`, less when woken (WakeWriter, RequestStop).
+  void Sleep(uint64_t ns);
   void Finish();
   void DumpState();
   void NoteStatus(const absl::Status& status);
@@ -255,6 +259,7 @@ size_t RecordingWriter::Drain() {
     for (; refreshed < count; ++refreshed) recorder.rings[refreshed]->Refresh();
     for (uint32_t i = 0; i < count; ++i) {
       SlotRing* ring = recorder.rings[i];
+      uint32_t uncommitted = 0;
       while (const Slot* slot = ring->Peek()) {
         if (slot->ticket != next_ticket_) break;
         Consume(*slot);
@@ -262,6 +267,12 @@ size_t RecordingWriter::Drain() {
         ++next_ticket_;
         ++consumed;
         progress = true;
+        // A long run gives space back as it goes: the ring's thread may
+        // be about to wait for it.
+        if (++uncommitted == kCommitEvery) {
+          ring->Commit();
+          uncommitted = 0;
+        }
       }
       ring->Commit();
       uint32_t retired = SlotRing::kRetired;
@@ -414,13 +425,14 @@ void RecordingWriter::TakeMarker(std::string label, int reply_fd) {
   pending_marker_ = std::move(marker);
 }
 
-void RecordingWriter::Sleep(int ms) {
+void RecordingWriter::Sleep(uint64_t ns) {
   std::atomic<uint32_t>& word = recorder.wake_word;
   // A ring still crowded after this store wakes the writer again on its
   // next call (NextFree calls WakeWriter for as long as it is crowded).
   word.store(0, std::memory_order_seq_cst);
   if (stop_requested_.load()) return;
-  timespec timeout = {ms / 1000, (ms % 1000) * 1000000L};
+  timespec timeout = {static_cast<time_t>(ns / 1000000000),
+                      static_cast<long>(ns % 1000000000)};
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, 0,
           &timeout, nullptr, 0);
 }
@@ -466,6 +478,24 @@ void RecordingWriter::ServeControl(int timeout_ms) {
   TakeMarker(*std::move(label), fd);
 }
 
+// How long the writer sleeps after a cycle (a sleep and the drains after
+// it) of `elapsed_ns` that consumed `consumed` slots: until a ring filling
+// at that rate would be a quarter full, within [kMinSleepNs, max_ns]. The
+// total rate over all rings bounds each ring's own, so no ring is fuller.
+// A quarter, not three quarters (where the ring wakes the writer itself):
+// a writer woken that late was often scheduled too late to keep the
+// program from waiting, and slots read sooner are still in cache (measured
+// in record/README.md, "Overhead").
+uint64_t SleepFor(uint64_t consumed, uint64_t elapsed_ns, uint64_t max_ns) {
+  if (consumed == 0) return max_ns;
+  const double quarter_ring = recorder.options.ring_events / 4.0;
+  const double ns = quarter_ring * static_cast<double>(elapsed_ns) /
+                    static_cast<double>(consumed);
+  return static_cast<uint64_t>(
+      std::clamp(ns, static_cast<double>(kMinSleepNs),
+                 static_cast<double>(std::max(max_ns, kMinSleepNs))));
+}
+
 void RecordingWriter::Run() {
   tls_state.busy = 1;  // for life: everything this thread does is ours.
   recorder.writer_alive.store(true, std::memory_order_release);
@@ -484,10 +514,14 @@ void RecordingWriter::Run() {
       std::min<size_t>(1024, recorder.options.ring_events / 8);
   // Each wake-up costs tens of microseconds in a VM, which at a few
   // hundred thousand calls per second was most of the writer's time with
-  // 2 ms sleeps. A ring three quarters full wakes the writer early
-  // (WakeWriter), so a long sleep cannot make the program wait.
-  const int sleep_ms =
-      static_cast<int>(std::clamp<uint32_t>(recorder.options.flush_ms, 1, 20));
+  // 2 ms sleeps: sleeps are long (up to max_sleep_ns) unless the program
+  // fills its rings faster (SleepFor). A ring three quarters full still
+  // wakes the writer early (WakeWriter).
+  const uint64_t max_sleep_ns =
+      uint64_t{std::clamp<uint32_t>(recorder.options.flush_ms, 1, 20)} *
+      1000000;
+  uint64_t cycle_start = last_flush;  // the last sleep began here,
+  uint64_t cycle_consumed = 0;        // and the drains since took this many.
   constexpr uint64_t kControlPollNs = 1000000;
   const bool debug = getenv("SLABTRACE_DEBUG") != nullptr;
   while (!stop_requested_.load(std::memory_order_acquire)) {
@@ -509,8 +543,11 @@ void RecordingWriter::Run() {
     // listen for `slabtrace mark`), so that each pass takes a long run of
     // slots instead of a few slots and a system call. Under a steady
     // stream, poll the control socket once per millisecond only.
+    cycle_consumed += consumed;
     if (consumed < short_drain) {
-      Sleep(sleep_ms);
+      Sleep(SleepFor(cycle_consumed, now - cycle_start, max_sleep_ns));
+      cycle_start = now;
+      cycle_consumed = 0;
       ServeControl(0);
       last_control = MonotonicNs();
     } else if (now - last_control >= kControlPollNs) {
@@ -602,6 +639,7 @@ void RecordingWriter::Finish() {
   }
   trailer.set_dropped_events(lost + dropped);
   trailer.set_ring_full_waits(recorder.ring_waits.load());
+  trailer.set_ring_full_wait_ns(recorder.ring_wait_ns.load());
   trailer.set_incomplete_reason(incomplete_reason_);
   trailer.set_threads(recorder.threads.load());
   uint64_t buffer_bytes = 0;
