@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The recorder's overhead on Debian's redis-server: the same redis-benchmark
 # runs against a plain server (A) and one started under `slabtrace record`
-# (B), interleaved A/B, B/A, ... in one run so that machine drift hits both.
+# (B), interleaved in one run so that machine drift hits both: each round
+# starts both servers, then runs each benchmark on one right after the
+# other (A then B, B then A in the next round, ...).
 # Reports the median throughput ratio B/A for each test, and the trace's
 # bytes/event. Targets (record/README.md): ratio >= 0.97 without
 # pipelining, >= 0.90 with -P 16, <= 2.0 bytes/event.
@@ -32,9 +34,9 @@ if [ -z "${SLABTRACE:-}" ]; then
   fi
 fi
 work=$(mktemp -d /tmp/record_overhead.XXXXXX)
-server_pid=""
+declare -A pid=() port=()
 cleanup() {
-  if [ -n "$server_pid" ]; then kill -9 "$server_pid" 2>/dev/null || true; fi
+  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,21 +45,25 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_server MODE PORT: MODE is plain, recorded or recorded_b.
+# start_server MODE: MODE is plain, recorded or recorded_b; sets pid[MODE]
+# and port[MODE].
 start_server() {
-  local mode=$1 port=$2
-  local args=(redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no
-              --dir "$work" --daemonize no --logfile "$work/redis.log")
+  local mode=$1
+  port[$mode]=$(free_port)
+  local args=(redis-server --port "${port[$mode]}" --bind 127.0.0.1 --save ''
+              --appendonly no --dir "$work" --daemonize no
+              --logfile "$work/$mode.log")
   if [ "$mode" != plain ]; then
     local tool=$SLABTRACE
     [ "$mode" = recorded_b ] && tool=$SLABTRACE_B
-    "$tool" record -o "$work/r.slabtrace" -- "${args[@]}" 2>"$work/summary.txt" &
+    "$tool" record -o "$work/$mode.slabtrace" -- "${args[@]}" \
+      2>"$work/$mode.summary" &
   else
     "${args[@]}" &
   fi
-  server_pid=$!
+  pid[$mode]=$!
   for _ in $(seq 200); do
-    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+    redis-cli -h 127.0.0.1 -p "${port[$mode]}" ping >/dev/null 2>&1 && return 0
     sleep 0.05
   done
   echo "record_overhead: redis-server ($mode) did not start" >&2
@@ -65,21 +71,21 @@ start_server() {
 }
 
 stop_server() {
-  redis-cli -h 127.0.0.1 -p "$1" shutdown nosave >/dev/null 2>&1 || true
-  wait "$server_pid" || true
-  server_pid=""
+  redis-cli -h 127.0.0.1 -p "${port[$1]}" shutdown nosave >/dev/null 2>&1 || true
+  wait "${pid[$1]}" || true
+  unset "pid[$1]"
 }
 
-# CPU clock ticks used so far by the server: "SERVER WRITER", where WRITER
-# is the recorder's writer thread ("slabtrace-write", 0 in a plain server)
-# and SERVER every other thread. CPU per request is steadier than
-# throughput on a shared machine: it does not count time spent waiting for
-# a core.
+# server_ticks MODE: CPU clock ticks used so far by that server, "SERVER
+# WRITER", where WRITER is the recorder's writer thread ("slabtrace-write",
+# 0 in a plain server) and SERVER every other thread. CPU per request is
+# steadier than throughput on a shared machine: it does not count time
+# spent waiting for a core.
 server_ticks() {
-  local pid server=0 writer=0 ticks
-  pid=$(pgrep -P "$server_pid" redis-server 2>/dev/null | head -1)
-  [ -n "$pid" ] || pid=$server_pid
-  for task in /proc/"$pid"/task/*; do
+  local p server=0 writer=0 ticks
+  p=$(pgrep -P "${pid[$1]}" redis-server 2>/dev/null | head -1)
+  [ -n "$p" ] || p=${pid[$1]}
+  for task in /proc/"$p"/task/*; do
     ticks=$(awk '{print $14 + $15}' "$task/stat" 2>/dev/null) || continue
     if [ "$(cat "$task/comm" 2>/dev/null)" = slabtrace-write ]; then
       writer=$((writer + ticks))
@@ -100,15 +106,23 @@ scale = 1e6 / $(getconf CLK_TCK) / (2 * $requests)
 print(f'{(b[0] - a[0]) * scale:.3f} {(b[1] - a[1]) * scale:.3f}')"
 }
 
-# bench PORT PIPELINE -> "set_rps get_rps"
+# bench MODE PIPELINE -> "set_rps get_rps cpu_server cpu_writer"
 bench() {
-  redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -n "$requests" -c 50 -d 1024 \
-    -P "$2" -q --csv | python3 -c '
+  local t0 t1 rps
+  t0=$(server_ticks "$1")
+  rps=$(redis-benchmark -h 127.0.0.1 -p "${port[$1]}" -t set,get \
+    -n "$requests" -c 50 -d 1024 -P "$2" -q --csv | python3 -c '
 import csv, sys
 rps = {row[0]: row[1] for row in csv.reader(sys.stdin) if len(row) > 1}
-print(rps["SET"], rps["GET"])'
+print(rps["SET"], rps["GET"])')
+  t1=$(server_ticks "$1")
+  echo "$rps $(per_request "$t0" "$t1")"
 }
 
+# Every server of a round runs at once, idle but for its own benchmark, and
+# each benchmark runs on one server after the other: the runs that are
+# compared are seconds apart, not a whole server's session (the load of
+# this shared machine drifts within a minute).
 results="$work/results.txt"
 : >"$results"
 modes=(plain recorded)
@@ -120,24 +134,25 @@ for round in $(seq "$rounds"); do
     order+=("${modes[$(((i + round - 1) % ${#modes[@]}))]}")
   done
   [ $((round % 2)) -eq 0 ] && order=($(printf '%s\n' "${order[@]}" | tac))
+  declare -A run1=() run16=()
+  for mode in "${order[@]}"; do start_server "$mode"; done
+  for mode in "${order[@]}"; do run1[$mode]=$(bench "$mode" 1); done
+  for mode in "${order[@]}"; do run16[$mode]=$(bench "$mode" 16); done
   for mode in "${order[@]}"; do
-    port=$(free_port)
-    start_server "$mode" "$port"
-    t0=$(server_ticks)
-    read -r set1 get1 < <(bench "$port" 1)
-    t1=$(server_ticks)
-    read -r set16 get16 < <(bench "$port" 16)
-    t2=$(server_ticks)
-    read -r cpu1 writer1 < <(per_request "$t0" "$t1")
-    read -r cpu16 writer16 < <(per_request "$t1" "$t2")
-    stop_server "$port"
+    writer_ticks=$(server_ticks "$mode" | cut -d' ' -f2)
+    stop_server "$mode"
+    read -r set1 get1 cpu1 writer1 <<<"${run1[$mode]}"
+    read -r set16 get16 cpu16 writer16 <<<"${run16[$mode]}"
     bpe=0
     if [ "$mode" != plain ]; then
-      bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$work/summary.txt" | head -1)
-      events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$work/summary.txt" | head -1)
-      writer_ticks=$(( $(echo "$t2" | cut -d' ' -f2) ))
+      summary="$work/$mode.summary"
+      bpe=$(sed -n 's/.*(\([0-9.]*\) bytes\/event).*/\1/p' "$summary" | head -1)
+      events=$(sed -n 's/^ *events *\([0-9]*\).*/\1/p' "$summary" | head -1)
+      waits=$(sed -n 's/^ *waits *//p' "$summary" | head -1)
       echo "round $round $mode: $events events, $bpe bytes/event," \
-        "writer thread $(python3 -c "print(f'{$writer_ticks * 1e9 / $(getconf CLK_TCK) / max($events, 1):.1f}')") ns/event" >&2
+        "writer thread $(python3 -c "print(f'{$writer_ticks * 1e9 / $(getconf CLK_TCK) / max($events, 1):.1f}')") ns/event;" \
+        "waits: $waits" >&2
+      rm -f "$work/$mode.slabtrace"
     fi
     echo "$round $mode $set1 $get1 $set16 $get16 $bpe $cpu1 $writer1 $cpu16 $writer16" >>"$results"
     echo "round $round $mode: SET $set1 GET $get1 | -P 16: SET $set16 GET $get16" \
