@@ -32,6 +32,7 @@
 #include "record/internal/realloc_placement.h"
 #include "record/internal/recorder.h"
 #include "record/internal/run_within.h"
+#include "record/internal/writer_pacing.h"
 #include "record/jemalloc_introspection.h"
 
 namespace slabtrace {
@@ -53,8 +54,6 @@ constexpr const char* kOutcomeNames[kNumOutcomes] = {
 // published (it is stuck, or was killed in a signal handler).
 // Slots a drain consumes from one ring before it hands their space back.
 constexpr uint32_t kCommitEvery = 1024;
-// The writer's shortest sleep between drains.
-constexpr uint64_t kMinSleepNs = 200 * 1000;
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
 
 // How long the exit marker waits for jemalloc's statistics.
@@ -478,24 +477,6 @@ void RecordingWriter::ServeControl(int timeout_ms) {
   TakeMarker(*std::move(label), fd);
 }
 
-// How long the writer sleeps after a cycle (a sleep and the drains after
-// it) of `elapsed_ns` that consumed `consumed` slots: until a ring filling
-// at that rate would be a quarter full, within [kMinSleepNs, max_ns]. The
-// total rate over all rings bounds each ring's own, so no ring is fuller.
-// A quarter, not three quarters (where the ring wakes the writer itself):
-// a writer woken that late was often scheduled too late to keep the
-// program from waiting, and slots read sooner are still in cache (measured
-// in record/README.md, "Overhead").
-uint64_t SleepFor(uint64_t consumed, uint64_t elapsed_ns, uint64_t max_ns) {
-  if (consumed == 0) return max_ns;
-  const double quarter_ring = recorder.options.ring_events / 4.0;
-  const double ns = quarter_ring * static_cast<double>(elapsed_ns) /
-                    static_cast<double>(consumed);
-  return static_cast<uint64_t>(
-      std::clamp(ns, static_cast<double>(kMinSleepNs),
-                 static_cast<double>(std::max(max_ns, kMinSleepNs))));
-}
-
 void RecordingWriter::Run() {
   tls_state.busy = 1;  // for life: everything this thread does is ours.
   recorder.writer_alive.store(true, std::memory_order_release);
@@ -515,7 +496,7 @@ void RecordingWriter::Run() {
   // Each wake-up costs tens of microseconds in a VM, which at a few
   // hundred thousand calls per second was most of the writer's time with
   // 2 ms sleeps: sleeps are long (up to max_sleep_ns) unless the program
-  // fills its rings faster (SleepFor). A ring three quarters full still
+  // fills its rings faster (WriterSleepNs). A ring three quarters full still
   // wakes the writer early (WakeWriter).
   const uint64_t max_sleep_ns =
       uint64_t{std::clamp<uint32_t>(recorder.options.flush_ms, 1, 20)} *
@@ -545,7 +526,8 @@ void RecordingWriter::Run() {
     // stream, poll the control socket once per millisecond only.
     cycle_consumed += consumed;
     if (consumed < short_drain) {
-      Sleep(SleepFor(cycle_consumed, now - cycle_start, max_sleep_ns));
+      Sleep(WriterSleepNs(cycle_consumed, now - cycle_start,
+                          recorder.options.ring_events, max_sleep_ns));
       cycle_start = now;
       cycle_consumed = 0;
       ServeControl(0);
