@@ -50,10 +50,10 @@ static_assert(static_cast<int>(SlotType::kAlloc) ==
 constexpr int kNumOutcomes = 7;
 constexpr const char* kOutcomeNames[kNumOutcomes] = {
     "", "failed", "null", "moved", "in_place", "from_null", "freed"};
-// How long the final drain waits for a ticket some thread took but never
-// published (it is stuck, or was killed in a signal handler).
 // Slots a drain consumes from one ring before it hands their space back.
 constexpr uint32_t kCommitEvery = 1024;
+// How long the final drain waits for a ticket some thread took but never
+// published (it is stuck, or was killed in a signal handler).
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
 
 // How long the exit marker waits for jemalloc's statistics.
