@@ -441,6 +441,27 @@ std::string ReadFileBytes(const std::string& path) {
   return bytes;
 }
 
+// The events of a random slab stream, numbered 0, 1, ... without gaps.
+std::vector<Event> RandomSlabEvents(uint64_t seed, int num_events,
+                                    const TraceHeader& header) {
+  std::vector<Event> events;
+  for (const TraceItem& item : RandomSlabTraceItems(seed, num_events, header)) {
+    if (item.is_marker) continue;
+    events.push_back(item.event);
+    events.back().seq = events.size() - 1;
+  }
+  return events;
+}
+
+// Makes `e` an allocation whose pointer starts no region of its class
+// (1280 bytes, 8 bytes into its second region): only a broken recorder
+// writes one, and the reference coding cannot express it.
+void MakeMisfit(Event& e) {
+  e.kind = EventKind::kAlloc;
+  e.size_class = 21;
+  e.ptr = 0x7f0000005000 + 1280 + 8;
+}
+
 // Valid events with, here and there, ones Append refuses (a class out of
 // range, a repeated or backwards seq), a gap in the sequence every
 // `gap_every` events, which starts a new chunk, and with `misfits`,
@@ -476,11 +497,7 @@ void ExpectAppendBatchWritesWhatAppendWrites(
       for (size_t j = i; j < events.size(); ++j) events[j].seq += 3;
     }
   }
-  for (size_t at : misfits) {
-    events[at].kind = EventKind::kAlloc;
-    events[at].size_class = 21;  // 1280 bytes.
-    events[at].ptr = 0x7f0000005000 + 1280 + 8;
-  }
+  for (size_t at : misfits) MakeMisfit(events[at]);
   const std::string dir =
       getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
 
@@ -537,21 +554,14 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWrites) {
 // 4,096 events, or later) decides the chunks, not how the events came.
 TEST(TraceWriterTest, AppendBatchWritesWhatAppendWritesAroundMisfits) {
   const TraceHeader header = JemallocTestHeader();
-  std::vector<Event> events;
-  for (const TraceItem& item : RandomSlabTraceItems(4, 9000, header)) {
-    if (item.is_marker) continue;
-    events.push_back(item.event);
-    events.back().seq = events.size() - 1;
-  }
+  const std::vector<Event> events = RandomSlabEvents(4, 9000, header);
   ASSERT_GT(events.size(), 8000u);
   const std::string dir =
       getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
   for (size_t at :
        {size_t{100}, size_t{4096}, size_t{4097}, size_t{4150}, size_t{7000}}) {
     std::vector<Event> misfit = events;
-    misfit[at].kind = EventKind::kAlloc;
-    misfit[at].size_class = 21;  // 1280 bytes.
-    misfit[at].ptr = 0x7f0000005000 + 1280 + 8;
+    MakeMisfit(misfit[at]);
     std::string bytes[2];
     for (int batched = 0; batched < 2; ++batched) {
       const std::string path = absl::StrCat(dir, "/misfit", batched);
@@ -579,18 +589,11 @@ TEST(TraceWriterTest, AppendBatchWritesWhatAppendWritesAroundMisfits) {
 TEST(TraceWriterTest, AppendBatchCountsWhatAppendCountsAfterAWriteError) {
   const TraceHeader header = JemallocTestHeader();
   signal(SIGPIPE, SIG_IGN);
-  std::vector<Event> events;
-  for (const TraceItem& item : RandomSlabTraceItems(3, 6000, header)) {
-    if (item.is_marker) continue;
-    events.push_back(item.event);
-    events.back().seq = events.size() - 1;
-  }
+  std::vector<Event> events = RandomSlabEvents(3, 6000, header);
   // A misfit past the kept events ends its chunk in mid-batch; that
   // chunk's write fails.
   ASSERT_GT(events.size(), 5500u);
-  events[5000].kind = EventKind::kAlloc;
-  events[5000].size_class = 21;
-  events[5000].ptr = 0x7f0000005000 + 1280 + 8;
+  MakeMisfit(events[5000]);
   uint64_t counts[2][2];
   for (int batched = 0; batched < 2; ++batched) {
     int fds[2];
