@@ -50,10 +50,23 @@ void Line(const char* format, ...) {
 }
 
 // `size` of a free: what the caller passed (sized delete, sdallocx), else 0.
-void Expect(const char* kind, const char* api, void* ptr, size_t size) {
+// `usable` 0: not known (a block freed already).
+void ExpectLine(const char* kind, const char* api, void* ptr, size_t size,
+                size_t usable) {
   Line("%s %s %llu %zu %zu\n", kind, api,
        static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(ptr)), size,
-       std::strcmp(kind, "free") == 0 ? 0 : malloc_usable_size(ptr));
+       usable);
+}
+
+void Expect(const char* kind, const char* api, void* ptr, size_t size) {
+  ExpectLine(kind, api, ptr, size,
+             std::strcmp(kind, "free") == 0 ? 0 : malloc_usable_size(ptr));
+}
+
+// The free of a block still live: like Redis before each free, it asks for
+// the usable size first, which the recorder may then reuse.
+void ExpectFree(const char* api, void* ptr, size_t size_passed) {
+  ExpectLine("free", api, ptr, size_passed, malloc_usable_size(ptr));
 }
 
 // Keeps the compiler from eliding a malloc/free pair it can see through.
@@ -112,13 +125,25 @@ void PhaseOne() {
     Expect("resize", "xallocx", big, 96 << 10);
     ++xallocx_in_place;
   }
+  // A usable size asked for before a block grew must not be reused for
+  // its free.
+  void* grown = malloc(64 << 10);
+  Expect("alloc", "malloc", grown, 64 << 10);
+  (void)malloc_usable_size(grown);
+  const size_t grown_usable = xallocx(grown, 128 << 10, 0, 0);
+  if (grown_usable >= (128 << 10)) {
+    ExpectLine("resize", "xallocx", grown, 128 << 10, grown_usable);
+    ++xallocx_in_place;
+  }
+  ExpectLine("free", "free", grown, 0, grown_usable);
+  free(grown);
   Line("count xallocx.in_place %d\n", xallocx_in_place);
   const uintptr_t a_big = Address(big);
   void* bigger = realloc(big, 160 << 10);
   Realloc("realloc", a_big, bigger, 160 << 10);
   // p3 above stayed in place too.
   Line("count realloc.in_place %d\n", Address(bigger) == a_big ? 2 : 1);
-  Expect("free", "free", bigger, 0);
+  ExpectFree("free", bigger, 0);
   free(bigger);
   void* n1 = ::operator new(24);
   Expect("alloc", "operator_new", n1, 24);
@@ -130,15 +155,15 @@ void PhaseOne() {
   Expect("alloc", "operator_new", n4, 32);
   void* n5 = ::operator new[](80, std::align_val_t(32), std::nothrow);
   Expect("alloc", "operator_new_array", n5, 80);
-  Expect("free", "operator_delete", n1, 24);
+  ExpectFree("operator_delete", n1, 24);
   ::operator delete(n1, 24);
-  Expect("free", "operator_delete_array", n2, 0);
+  ExpectFree("operator_delete_array", n2, 0);
   ::operator delete[](n2);
-  Expect("free", "operator_delete", n3, 0);
+  ExpectFree("operator_delete", n3, 0);
   ::operator delete(n3, std::align_val_t(64));
-  Expect("free", "operator_delete", n4, 0);
+  ExpectFree("operator_delete", n4, 0);
   ::operator delete(n4, std::nothrow);
-  Expect("free", "operator_delete_array", n5, 80);
+  ExpectFree("operator_delete_array", n5, 80);
   ::operator delete[](n5, 80, std::align_val_t(32));
   void* volatile null_pointer = nullptr;
   free(null_pointer);  // counted as free.null, no event
@@ -146,9 +171,9 @@ void PhaseOne() {
   void* huge = malloc(huge_size);  // fails: malloc.failed, no event
   Escape(huge);
   if (huge != nullptr) std::abort();
-  Expect("free", "dallocx", p12, 0);
+  ExpectFree("dallocx", p12, 0);
   dallocx(p12, 0);
-  Expect("free", "sdallocx", p9, 1000);
+  ExpectFree("sdallocx", p9, 1000);
   sdallocx(p9, 1000, 0);
   const uintptr_t a10 = Address(p10);
   void* gone = realloc(p10, 0);  // jemalloc 5.3 frees and returns NULL
@@ -159,7 +184,7 @@ void PhaseOne() {
     free(gone);
   }
   for (void* p : {p2, p4, p5, p6, p7, p8}) {
-    Expect("free", "free", p, 0);
+    ExpectFree("free", p, 0);
     free(p);
   }
   free(begin);
