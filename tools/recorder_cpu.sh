@@ -7,9 +7,11 @@
 # thread) and the writer thread's CPU time. CPU time, not wall time: this
 # machine is shared.
 #
-# usage: tools/recorder_cpu.sh [ROUNDS] [PAIRS] [WORK]
+# usage: tools/recorder_cpu.sh [ROUNDS] [PAIRS] [WORK] [USABLE]
 #   ROUNDS (default 5), PAIRS per run (4000000), WORK rounds of arithmetic
-#   between calls (400: about 450 ns here).
+#   between calls (400: about 450 ns here), USABLE 1 to ask
+#   malloc_usable_size after each malloc and before each free as Redis does
+#   (default 0).
 #   SLABTRACE=path/to/slabtrace to use a given build (else built -c opt);
 #   SLABTRACE_B=path/to/another/slabtrace to compare two builds (A/B).
 set -euo pipefail
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 pairs=${2:-4000000}
 work=${3:-400}
+usable=${4:-0}
 bazel build -c opt //record/testing:malloc_free_loop \
   $([ -z "${SLABTRACE:-}" ] && echo //tools:slabtrace) >/dev/null 2>&1 ||
   { echo "recorder_cpu: build failed" >&2; exit 2; }
@@ -33,9 +36,9 @@ run() {  # run NAME [SLABTRACE] -> appends "NAME wall thread other"
   local name=$1 tool=${2:-}
   local out
   if [ -z "$tool" ]; then
-    out=$("$dir/loop" "$pairs" "$work")
+    out=$("$dir/loop" "$pairs" "$work" "$usable")
   else
-    out=$("$tool" record -o "$dir/t.slabtrace" -- "$dir/loop" "$pairs" "$work" 2>/dev/null)
+    out=$("$tool" record -o "$dir/t.slabtrace" -- "$dir/loop" "$pairs" "$work" "$usable" 2>/dev/null)
   fi
   echo "$name $(echo "$out" | awk '{print $1, $4, $9}')" >>"$dir/results"
   echo "$name: $out" >&2

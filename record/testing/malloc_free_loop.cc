@@ -1,4 +1,4 @@
-// malloc_free_loop [PAIRS] [WORK]
+// malloc_free_loop [PAIRS] [WORK] [USABLE]
 //
 // The recorder's cost per call, without Redis and its network in the way:
 // PAIRS times, free a random one of 4,096 live blocks, malloc a new one of
@@ -7,8 +7,11 @@
 // per malloc/free pair: wall time, the CPU time of this (the only
 // application) thread, and the CPU time of every other thread of the
 // process, which under `slabtrace record` is the recorder's writer. CPU
-// time is steadier than wall time on a shared machine.
+// time is steadier than wall time on a shared machine. USABLE 1 also asks
+// malloc_usable_size of each block after its malloc and before its free,
+// as Redis's zmalloc does for its memory accounting.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -38,10 +41,13 @@ double CpuSeconds(int who) {
 int main(int argc, char** argv) {
   const long pairs = argc > 1 ? std::atol(argv[1]) : 4000000;
   const long work = argc > 2 ? std::atol(argv[2]) : 400;
-  if (pairs <= 0 || work < 0) {
-    std::fprintf(stderr, "usage: malloc_free_loop [PAIRS > 0] [WORK >= 0]\n");
+  const long usable = argc > 3 ? std::atol(argv[3]) : 0;
+  if (pairs <= 0 || work < 0 || (usable != 0 && usable != 1)) {
+    std::fprintf(stderr,
+                 "usage: malloc_free_loop [PAIRS > 0] [WORK >= 0] [USABLE 0|1]\n");
     return 2;
   }
+  volatile size_t accounted = 0;  // what zmalloc's used_memory would be.
   constexpr int kLive = 4096;
   static void* blocks[kLive];
   uint64_t x = 88172645463325252ull;  // xorshift64
@@ -54,9 +60,13 @@ int main(int argc, char** argv) {
     x ^= x >> 7;
     x ^= x << 17;
     const int k = static_cast<int>(x % kLive);
+    if (usable != 0 && blocks[k] != nullptr) {
+      accounted = accounted - malloc_usable_size(blocks[k]);
+    }
     std::free(blocks[k]);
     const size_t size = 8 + (x >> 20) % 200;
     char* block = static_cast<char*>(std::malloc(size));
+    if (usable != 0) accounted = accounted + malloc_usable_size(block);
     std::memset(block, static_cast<int>(i), size);
     blocks[k] = block;
     uint64_t h = static_cast<uint64_t>(i);
