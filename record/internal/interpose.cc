@@ -69,42 +69,20 @@ void RecordAlloc(AllocApi api, void* ptr, uint64_t size, ClassFrom from,
   writer.Publish();
 }
 
-// Called after the application's own malloc_usable_size(ptr).
-inline void RememberUsableSize(void* ptr, size_t usable) {
-  ThreadState& ts = tls_state;
-  ts.usable_ptr = reinterpret_cast<uintptr_t>(ptr);
-  ts.usable_size = usable;
-  ts.usable_ticket = recorder.tickets.load(std::memory_order_relaxed);
-}
-
-// The class of a block about to be freed under `ticket`. The thread's last
-// malloc_usable_size answer still holds when it was for this block and no
-// ticket was taken since: anything that frees, moves or resizes a block
-// takes one, and a block handed to this thread by another after the
-// answer was handed on after it too, so its tickets came later.
-inline uint16_t ClassOfFreedBlock(void* ptr, uint64_t ticket) {
-  const ThreadState& ts = tls_state;
-  if (ts.usable_ptr == reinterpret_cast<uintptr_t>(ptr) &&
-      ts.usable_ticket == ticket) {
-    return recorder.classes.ClassOf(ts.usable_size);
-  }
-  return ClassOfBlock(ptr);
-}
-
 // Before the real call: once the block is free, another thread may get it
 // and take its own ticket, which must come after ours.
 void RecordFree(AllocApi api, void* ptr, uint64_t size_passed) {
+  const uint16_t size_class = ptr != nullptr ? ClassOfBlock(ptr) : 0;
   SlotWriter writer;
   Slot* slot = writer.TakeTicket();
   if (slot == nullptr) return;
   slot->api = Api(api);
   slot->ptr = reinterpret_cast<uintptr_t>(ptr);
   slot->size = size_passed;
+  slot->size_class = size_class;
   if (ptr != nullptr) {
-    slot->size_class = ClassOfFreedBlock(ptr, slot->ticket);
     slot->type = SlotType::kFree;
   } else {
-    slot->size_class = 0;
     slot->type = SlotType::kNoEvent;
     slot->outcome = CallOutcome::kNull;
   }
@@ -412,9 +390,7 @@ SLABTRACE_EXPORT size_t malloc_usable_size(void* ptr) noexcept {
   if (ptr == nullptr) return 0;
   if (IsBootstrapPointer(ptr)) return BootstrapUsableSize(ptr);
   if (!EnsureInitialized()) return 0;
-  const size_t usable = recorder.real.malloc_usable_size(ptr);
-  RememberUsableSize(ptr, usable);
-  return usable;
+  return recorder.real.malloc_usable_size(ptr);
 }
 
 SLABTRACE_EXPORT void* mallocx(size_t size, int flags) {

@@ -97,15 +97,6 @@ struct ThreadState {
   uint32_t busy = 0;     // > 0: inside the recorder, serve unrecorded.
   bool exiting = false;  // pthread key destructor has run.
   bool shared = false;   // ring is the shared one (needs its lock).
-  // The thread's last malloc_usable_size answer and the ticket counter
-  // just after it. Redis asks for the usable size of every block before it
-  // frees it; a free of that block taking the very next ticket reuses the
-  // answer instead of a second radix-tree lookup (any call that could have
-  // changed the block in between took a ticket; ClassOfFreedBlock in
-  // interpose.cc).
-  uintptr_t usable_ptr = 0;
-  uint64_t usable_size = 0;
-  uint64_t usable_ticket = 0;
 };
 
 extern __thread ThreadState tls_state

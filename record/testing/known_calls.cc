@@ -63,8 +63,7 @@ void Expect(const char* kind, const char* api, void* ptr, size_t size) {
              std::strcmp(kind, "free") == 0 ? 0 : malloc_usable_size(ptr));
 }
 
-// The free of a block still live: like Redis before each free, it asks for
-// the usable size first, which the recorder may then reuse.
+// The free of a block still live, whose usable size the line can carry.
 void ExpectFree(const char* api, void* ptr, size_t size_passed) {
   ExpectLine("free", api, ptr, size_passed, malloc_usable_size(ptr));
 }
@@ -125,8 +124,8 @@ void PhaseOne() {
     Expect("resize", "xallocx", big, 96 << 10);
     ++xallocx_in_place;
   }
-  // A usable size asked for before a block grew must not be reused for
-  // its free.
+  // A block that grew in place is freed from its grown class, even when
+  // its usable size was asked for before it grew.
   void* grown = malloc(64 << 10);
   Expect("alloc", "malloc", grown, 64 << 10);
   (void)malloc_usable_size(grown);
