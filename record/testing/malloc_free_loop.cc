@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
   const long work = argc > 2 ? std::atol(argv[2]) : 400;
   const long usable = argc > 3 ? std::atol(argv[3]) : 0;
   if (pairs <= 0 || work < 0 || (usable != 0 && usable != 1)) {
-    std::fprintf(stderr,
-                 "usage: malloc_free_loop [PAIRS > 0] [WORK >= 0] [USABLE 0|1]\n");
+    std::fprintf(
+        stderr,
+        "usage: malloc_free_loop [PAIRS > 0] [WORK >= 0] [USABLE 0|1]\n");
     return 2;
   }
   volatile size_t accounted = 0;  // what zmalloc's used_memory would be.
