@@ -32,6 +32,8 @@ struct ExpectedEvent {
 
 struct Expectations {
   std::vector<ExpectedEvent> phase_one;
+  // pairs, size1, size2, burst1 ns, gap ns, burst2 ns (known_calls.cc).
+  std::vector<uint64_t> timing;
   absl::flat_hash_map<std::string, uint64_t> counts;
 };
 
@@ -39,7 +41,13 @@ Expectations ParseExpectations(const std::string& text) {
   Expectations expectations;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields[0] == "count" && fields.size() == 3) {
+    if (fields[0] == "timing" && fields.size() == 7) {
+      for (size_t i = 1; i < fields.size(); ++i) {
+        uint64_t value = 0;
+        EXPECT_TRUE(absl::SimpleAtoi(fields[i], &value));
+        expectations.timing.push_back(value);
+      }
+    } else if (fields[0] == "count" && fields.size() == 3) {
       uint64_t n = 0;
       EXPECT_TRUE(absl::SimpleAtoi(fields[2], &n));
       expectations.counts[fields[1]] = n;
@@ -205,6 +213,42 @@ TEST_F(KnownCallsTest, NoFreeBeforeAllocNoAddressLiveTwice) {
   }
   EXPECT_EQ(static_cast<uint64_t>(pairs),
             trace_->trailer->calls_by_api().at("rallocx.moved"));
+}
+
+// Most calls of a busy thread are not timed (record/internal/call_clock.h);
+// the writer gives them times between the timed ones. The pause between
+// two bursts must stay a pause (the first call after it is timed, and the
+// end of the first burst must not be spread into it); an untimed call that
+// follows a shorter pause of its thread may come out early by up to one
+// writer cycle (20 ms), never late.
+TEST_F(KnownCallsTest, TimesFollowBurstsAndPauses) {
+  ASSERT_NE(trace_, nullptr);
+  const std::vector<uint64_t>& timing = expectations_->timing;
+  ASSERT_EQ(timing.size(), 6u);
+  const uint64_t pairs = timing[0], size1 = timing[1], size2 = timing[2];
+  const uint64_t burst1_ns = timing[3], gap_ns = timing[4];
+  const uint64_t burst2_ns = timing[5];
+  std::vector<uint64_t> times1, times2;
+  uint64_t previous = 0;
+  for (const Event& event : trace_->events) {
+    ASSERT_GE(event.time_ns, previous) << "seq " << event.seq;
+    previous = event.time_ns;
+    if (event.kind != EventKind::kAlloc) continue;
+    if (event.size == size1) times1.push_back(event.time_ns);
+    if (event.size == size2) times2.push_back(event.time_ns);
+  }
+  ASSERT_EQ(times1.size(), pairs);
+  ASSERT_EQ(times2.size(), pairs);
+  // Resolution (1 µs) and the TSC's calibration against CLOCK_MONOTONIC.
+  const auto slack = [](uint64_t ns) { return ns / 50 + 2000; };
+  constexpr uint64_t kWriterCycleNs = 20'000'000;
+  EXPECT_LE(times1.back() - times1.front(),
+            burst1_ns + kWriterCycleNs + slack(burst1_ns));
+  EXPECT_LE(times2.back() - times2.front(), burst2_ns + slack(burst2_ns));
+  const uint64_t recorded_gap = times2.front() - times1.back();
+  EXPECT_GE(recorded_gap, gap_ns - slack(gap_ns));
+  EXPECT_LE(recorded_gap,
+            gap_ns + burst1_ns + burst2_ns + slack(gap_ns + burst1_ns));
 }
 
 TEST_F(KnownCallsTest, ExitMarkerCarriesJemallocStats) {

@@ -176,6 +176,10 @@ void ReadOptions(RecorderOptions* options) {
       ParseUint(getenv("SLABTRACE_CHUNK_EVENTS"), 64 * 1024);
   options->zstd_level =
       static_cast<int>(ParseUint(getenv("SLABTRACE_ZSTD_LEVEL"), 1));
+  const char* timestamps = getenv("SLABTRACE_TIMESTAMPS");
+  if (timestamps != nullptr && std::strcmp(timestamps, "all") == 0) {
+    options->calls_per_stamp = 1;
+  }
   // A program the recorded process executes inherits our environment; it
   // must not overwrite the recorded process's file.
   const char* root = getenv("SLABTRACE_ROOT_PID");

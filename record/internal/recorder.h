@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "record/internal/call_clock.h"
 #include "record/internal/real_jemalloc.h"
 #include "record/internal/slot_ring.h"
 
@@ -65,6 +66,8 @@ struct RecorderOptions {
   uint32_t flush_ms = 100;
   uint32_t events_per_chunk = 64 * 1024;
   int zstd_level = 1;
+  // SLABTRACE_TIMESTAMPS=all: every call reads the clock (CallClock).
+  uint32_t calls_per_stamp = kCallsPerStamp;
   // SLABTRACE_ON_FULL=drop: a call that finds its ring full is not recorded
   // (and counted) instead of waiting for the writer. Never the second slot
   // of a moving realloc, whose ticket is already taken.
@@ -97,6 +100,7 @@ struct ThreadState {
   uint32_t busy = 0;     // > 0: inside the recorder, serve unrecorded.
   bool exiting = false;  // pthread key destructor has run.
   bool shared = false;   // ring is the shared one (needs its lock).
+  CallClock clock;       // which of this thread's calls read the clock.
 };
 
 extern __thread ThreadState tls_state
@@ -107,6 +111,9 @@ struct Recorder {
   // Alone on its cache line: every recorded call writes it, and the writer
   // reads the fields around it all the time.
   alignas(64) std::atomic<uint64_t> tickets{0};
+  // Moved by the writer at every wake-up: a thread's first call after it
+  // reads the clock (CallClock). Read on every call, written rarely.
+  alignas(64) std::atomic<uint32_t> writer_epoch{0};
   alignas(64) std::atomic<uint32_t> threads{0};
   std::atomic<uint32_t> generation{1};
   std::atomic<uint32_t> num_rings{0};
@@ -258,7 +265,9 @@ class SlotWriter {
   Slot* Fill(Slot* slot, uint64_t ticket) {
     slot->ticket = ticket;
     slot->thread = ts_.thread - 1;
-    slot->time_ns = Timestamp();
+    slot->time_ns = ts_.clock.Stamp(
+        recorder.writer_epoch.load(std::memory_order_relaxed),
+        recorder.options.calls_per_stamp, [] { return Timestamp(); });
     slot->old_ptr = 0;
     slot->aux = 0;
     slot->old_size_class = 0;

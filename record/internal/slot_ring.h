@@ -57,7 +57,7 @@ enum class CallOutcome : uint8_t {
 
 struct alignas(64) Slot {
   uint64_t ticket;
-  uint64_t time_ns;  // Timestamp() (recorder.h), absolute.
+  uint64_t time_ns;  // Timestamp() (recorder.h), or kUntimedStamp.
   uint64_t ptr;
   uint64_t size;     // requested size (alloc/resize) or size passed to free.
   uint64_t old_ptr;  // kMoved: the block that was freed.

@@ -7,6 +7,9 @@
 // threads that use only mallocx/rallocx/sdallocx (which nothing else in the
 // process calls), free each other's blocks and grow realloc chains; it
 // writes "count <api>[.<outcome>] <n>" lines with its exact call counts.
+// Then two bursts of back-to-back malloc/free pairs 100 ms apart, for the
+// recorder's timestamps: "timing <pairs> <size1> <size2> <burst1 ns> <gap
+// ns> <burst2 ns>", measured with CLOCK_MONOTONIC around them.
 // --churn=N adds N malloc/free pairs; --forever churns until killed.
 // --fork forks a child that allocates three blocks of 33333 bytes, frees
 // them and exits; the parent waits for it.
@@ -20,6 +23,7 @@
 #include <jemalloc/jemalloc.h>
 #include <malloc.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -70,6 +74,13 @@ void ExpectFree(const char* api, void* ptr, size_t size_passed) {
 
 // Keeps the compiler from eliding a malloc/free pair it can see through.
 void Escape(void* ptr) { asm volatile("" : : "r"(ptr) : "memory"); }
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
 
 uintptr_t Address(void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
 
@@ -278,6 +289,31 @@ void Churn(uint64_t pairs, bool forever) {
 
 }  // namespace
 
+void Burst(int pairs, size_t size) {
+  for (int i = 0; i < pairs; ++i) {
+    void* block = malloc(size);
+    Escape(block);
+    free(block);
+  }
+}
+
+// Two bursts with a pause between them, timed from outside the recorder.
+void TimingPhase() {
+  constexpr int kPairs = 1000;
+  constexpr size_t kSize1 = 4242, kSize2 = 4343;  // used nowhere else.
+  const uint64_t t0 = MonotonicNs();
+  Burst(kPairs, kSize1);
+  const uint64_t t1 = MonotonicNs();
+  const timespec pause = {0, 100 * 1000 * 1000};
+  nanosleep(&pause, nullptr);
+  const uint64_t t2 = MonotonicNs();
+  Burst(kPairs, kSize2);
+  const uint64_t t3 = MonotonicNs();
+  Line("timing %d %zu %zu %llu %llu %llu\n", kPairs, kSize1, kSize2,
+       (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+       (unsigned long long)(t3 - t2));
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
@@ -311,6 +347,7 @@ int main(int argc, char** argv) {
   Line("count mallocx %llu\n", (unsigned long long)counts.mallocx.load() + 1);
   Line("count rallocx %llu\n", (unsigned long long)counts.rallocx.load() + 1);
   Line("count sdallocx %llu\n", (unsigned long long)counts.sdallocx.load() + 1);
+  TimingPhase();
   Churn(churn, forever);
   if (fork_child) {
     const pid_t child = fork();
