@@ -8,10 +8,11 @@
 
 namespace slabtrace {
 namespace record_internal {
+alignas(64) char bootstrap_buffer[kBootstrapBytes]
+    __attribute__((visibility("hidden")));
+
 namespace {
 
-constexpr size_t kBootstrapBytes = 64 * 1024;
-alignas(64) char bootstrap_buffer[kBootstrapBytes];
 std::atomic<size_t> bootstrap_used{0};
 
 template <typename Fn>
@@ -87,11 +88,6 @@ void* BootstrapAlloc(size_t size, size_t alignment) {
       return bootstrap_buffer + start;
     }
   }
-}
-
-bool IsBootstrapPointer(const void* ptr) {
-  const char* p = static_cast<const char*>(ptr);
-  return p >= bootstrap_buffer && p < bootstrap_buffer + kBootstrapBytes;
 }
 
 size_t BootstrapUsableSize(const void* ptr) {

@@ -42,8 +42,18 @@ struct RealJemalloc {
 // Bump allocator over a static buffer, for the calls dlopen/dlsym make
 // while RealJemalloc::Resolve() runs. Its blocks are never freed.
 void* BootstrapAlloc(size_t size, size_t alignment = 16);
-bool IsBootstrapPointer(const void* ptr);
 size_t BootstrapUsableSize(const void* ptr);
+
+inline constexpr size_t kBootstrapBytes = 64 * 1024;
+extern char bootstrap_buffer[kBootstrapBytes]
+    __attribute__((visibility("hidden")));
+
+// Inline: every interposed free and malloc_usable_size asks.
+inline bool IsBootstrapPointer(const void* ptr) {
+  return reinterpret_cast<uintptr_t>(ptr) -
+             reinterpret_cast<uintptr_t>(bootstrap_buffer) <
+         kBootstrapBytes;
+}
 
 // Writes a line to stderr without allocating.
 void WriteError(const char* message, const char* detail = nullptr);

@@ -328,12 +328,7 @@ uint16_t SizeClassTable::LargeClassOf(uint64_t size) const {
   return static_cast<uint16_t>(nbins + (low < nlarge ? low : nlarge - 1));
 }
 
-bool EnsureInitialized() {
-  RecorderState state = recorder.state.load(std::memory_order_acquire);
-  if (state == RecorderState::kEnabled || state == RecorderState::kReady ||
-      state == RecorderState::kDisabled) {
-    return recorder.real.malloc != nullptr;
-  }
+bool InitializeOrWait() {
   if (tls_state.busy > 0) return recorder.real.malloc != nullptr;
   RecorderState expected = RecorderState::kUninitialized;
   if (recorder.state.compare_exchange_strong(expected,

@@ -55,6 +55,7 @@ enum class RecorderState : int {
            // (libstdc++, protobuf, abseil) is not in the trace.
   kEnabled,
   kDisabled,  // geometry refused, no output, or stopped: pass-through only.
+  // EnsureInitialized() relies on this order: kReady and after are final.
 };
 
 enum class OnFork : int { kRecord, kStop };
@@ -176,7 +177,15 @@ inline bool ShouldRecord() {
 // Resolves jemalloc and reads the size classes on the first call. Returns
 // false while the calling thread is itself resolving (dlopen/dlsym calling
 // back into malloc): the caller then serves from the bootstrap arena.
-bool EnsureInitialized();
+bool InitializeOrWait();
+inline bool EnsureInitialized() {
+  // kReady, kEnabled, kDisabled: initialisation is over (inline, since
+  // every interposed malloc_usable_size asks).
+  if (recorder.state.load(std::memory_order_acquire) >= RecorderState::kReady) {
+    return recorder.real.malloc != nullptr;
+  }
+  return InitializeOrWait();
+}
 
 // Called by a ring three quarters full: wakes the writer if it sleeps.
 // No allocation; at most one system call per writer sleep.
