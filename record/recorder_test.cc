@@ -216,11 +216,10 @@ TEST_F(KnownCallsTest, NoFreeBeforeAllocNoAddressLiveTwice) {
 }
 
 // Most calls of a busy thread are not timed (record/internal/call_clock.h);
-// the writer gives them times between the timed ones. The pause between
-// two bursts must stay a pause (the first call after it is timed, and the
-// end of the first burst must not be spread into it); an untimed call that
-// follows a shorter pause of its thread may come out early by up to one
-// writer cycle (20 ms), never late.
+// the writer gives them the time of the last timed event before them. The
+// pause between two bursts must stay a pause (the first call after it is
+// timed); an untimed call that follows a shorter pause of its thread may
+// come out early by up to one writer cycle (20 ms), never late.
 TEST_F(KnownCallsTest, TimesFollowBurstsAndPauses) {
   ASSERT_NE(trace_, nullptr);
   const std::vector<uint64_t>& timing = expectations_->timing;

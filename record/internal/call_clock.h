@@ -6,8 +6,10 @@
 // (record/README.md, "Timestamps"). CallClock, kept per thread, reads it on
 // every call of a thread whose calls are sparse, but only on every
 // kCallsPerStamp-th call of a thread making calls back to back; the writer
-// gives each untimed call a time between the timed events around it
-// (UntimedEventTimes).
+// gives each untimed call the time of the last timed event before it, so
+// an untimed call may come out early (by up to 15 of its thread's calls
+// when they come back to back, by up to one writer cycle across a pause
+// of its thread), never later than the next timed event.
 //
 // CallClock promises:
 //  - a thread's first call is timed, and so is its first call after each
@@ -63,38 +65,6 @@ struct CallClock {
     writer_epoch = current_writer_epoch;
     return now;
   }
-};
-
-// The times the writer gives the untimed events between two timed events
-// (or the writer's own readings) `from` and `to`, in event order
-// (from_seq < seq < to_seq, from_ns <= to_ns): interpolated by position
-// when the events between came at a steady pace (at most
-// kSteadyNsPerEvent apart on average); else from_ns, since the program
-// paused somewhere in between and most likely after the timed event it
-// called right before (a burst ends, the program waits, the next burst is
-// timed at its first call). One division per gap, none per event.
-inline constexpr uint64_t kSteadyNsPerEvent = 2000;
-
-class UntimedEventTimes {
- public:
-  UntimedEventTimes(uint64_t from_seq, uint64_t from_ns, uint64_t to_seq,
-                    uint64_t to_ns)
-      : from_seq_(from_seq), from_ns_(from_ns) {
-    const uint64_t events = to_seq - from_seq;
-    const uint64_t span = to_ns - from_ns;
-    // The second bound keeps span << 16 and At()'s product in 64 bits.
-    if (span / events <= kSteadyNsPerEvent && events < (uint64_t{1} << 32)) {
-      step_q16_ = (span << 16) / events;
-    }
-  }
-  uint64_t At(uint64_t seq) const {
-    return from_ns_ + (((seq - from_seq_) * step_q16_) >> 16);
-  }
-
- private:
-  uint64_t from_seq_;
-  uint64_t from_ns_;
-  uint64_t step_q16_ = 0;  // ns per event, 16.16 fixed point.
 };
 
 }  // namespace record_internal

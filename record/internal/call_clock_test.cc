@@ -104,53 +104,6 @@ TEST(CallClockTest, ClockGoingBackCountsAsSparse) {
   EXPECT_EQ(CountTimed(TimedCalls(clock, now, 1, 1, /*epoch=*/1)), 1);
 }
 
-TEST(UntimedEventTimeTest, SteadyPaceIsInterpolated) {
-  // Events 10..20 over 10 µs: 1 µs apart.
-  const UntimedEventTimes times(10, 50'000, 20, 60'000);
-  EXPECT_EQ(times.At(11), 51'000u);
-  EXPECT_EQ(times.At(15), 55'000u);
-  EXPECT_EQ(times.At(19), 59'000u);
-  // Equal ends.
-  EXPECT_EQ(UntimedEventTimes(10, 50'000, 20, 50'000).At(13), 50'000u);
-  // A third of a nanosecond per event, rounded down.
-  EXPECT_EQ(UntimedEventTimes(0, 100, 3, 101).At(2), 100u);
-}
-
-TEST(UntimedEventTimeTest, PauseKeepsTheEarlierTime) {
-  // 10 events over 1 ms: the program paused; they keep the earlier time.
-  const UntimedEventTimes times(10, 50'000, 20, 1'050'000);
-  for (uint64_t seq = 11; seq < 20; ++seq) {
-    EXPECT_EQ(times.At(seq), 50'000u);
-  }
-}
-
-TEST(UntimedEventTimeTest, NoOverflowLateInALongRecording) {
-  const uint64_t day_ns = 86'400'000'000'000;
-  const uint64_t from_seq = uint64_t{1} << 40;
-  EXPECT_EQ(UntimedEventTimes(from_seq, 30 * day_ns, from_seq + 16,
-                              30 * day_ns + 16'000)
-                .At(from_seq + 8),
-            30 * day_ns + 8'000);
-  // A steady pace over billions of events (never between two timed ones,
-  // but the arithmetic must not wrap): the earlier time.
-  EXPECT_EQ(UntimedEventTimes(0, day_ns, uint64_t{1} << 33,
-                              day_ns + (uint64_t{1} << 40))
-                .At(5),
-            day_ns);
-}
-
-TEST(UntimedEventTimeTest, MonotoneBetweenTheEnds) {
-  uint64_t previous = 0;
-  const UntimedEventTimes times(100, 7'000, 116, 29'500);
-  for (uint64_t seq = 101; seq < 116; ++seq) {
-    const uint64_t t = times.At(seq);
-    EXPECT_GE(t, 7'000u);
-    EXPECT_LE(t, 29'500u);
-    EXPECT_GE(t, previous);
-    previous = t;
-  }
-}
-
 }  // namespace
 }  // namespace record_internal
 }  // namespace slabtrace

@@ -57,8 +57,7 @@ constexpr uint32_t kCommitEvery = 1024;
 // published (it is stuck, or was killed in a signal handler).
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
 
-// Event::time_ns of an event whose call was not timed (CallClock) until the
-// writer gives it one (NextEvent, AppendBatch).
+// What NsSinceStart gives for a call that was not timed (CallClock).
 constexpr uint64_t kUntimedNs = ~uint64_t{0};
 
 // How long the exit marker waits for jemalloc's statistics.
@@ -107,13 +106,10 @@ class RecordingWriter : private ReallocPlacement::Output {
   // The common case: one slot straight into the batch, no Event copies.
   void EmitSlot(const Slot& slot, EventKind kind);
   // The next event of the batch, with its seq and monotone time set from
-  // `time_ns`; kUntimedNs leaves its time to the next timed event.
+  // `time_ns` (kUntimedNs: the last time).
   Event& NextEvent(uint64_t time_ns);
-  // Hands the whole batch to the TraceWriter; before anything else is
-  // written. Untimed events at its end get the last time.
+  // Hands the batch to the TraceWriter; before anything else is written.
   void AppendBatch();
-  // Hands over the events whose times are known, keeps the rest.
-  void AppendTimed();
   void WriteMarker(PendingMarker& marker);
   void TakeMarker(std::string label, int reply_fd);
   // Serves a client of the control socket, waiting up to timeout_ms for
@@ -137,15 +133,11 @@ class RecordingWriter : private ReallocPlacement::Output {
   static constexpr size_t kBatchEvents = 1024;
   std::array<Event, kBatchEvents> batch_;
   size_t batched_ = 0;
-  // batch_[0, timed_) have their final times; the rest are untimed events
-  // after the last time known, (last_time_seq_, last_time_ns_).
-  size_t timed_ = 0;
   int control_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   uint64_t next_ticket_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t last_time_ns_ = 0;
-  uint64_t last_time_seq_ = 0;
   uint64_t calls_[kNumAllocApis][kNumOutcomes] = {};
   std::unique_ptr<PendingMarker> pending_marker_;
   ReallocPlacement placement_{this};
@@ -221,7 +213,7 @@ absl::Status RecordingWriter::Open() {
                 "sparse, else every ",
                 options.calls_per_stamp,
                 "th call and the first after each writer wake-up; "
-                "the others interpolated (record/README.md)");
+                "the others take the last time (record/README.md)");
   metadata["recorder.private_arena"] =
       recorder.private_flags != 0 ? absl::StrCat(recorder.private_arena)
                                   : "none";
@@ -351,26 +343,16 @@ void RecordingWriter::Consume(const Slot& slot) {
 }
 
 Event& RecordingWriter::NextEvent(uint64_t time_ns) {
-  if (batched_ == kBatchEvents) AppendTimed();
+  if (batched_ == kBatchEvents) AppendBatch();
   Event& event = batch_[batched_++];
   event.seq = next_seq_++;
-  if (time_ns == kUntimedNs) {
-    event.time_ns = kUntimedNs;
-    return event;
-  }
   // Threads read the clock a little before or after their ticket; keep the
   // stream's time monotone (differences are below the clock's resolution).
-  if (time_ns < last_time_ns_) time_ns = last_time_ns_;
-  if (timed_ + 1 < batched_) {
-    const UntimedEventTimes untimed(last_time_seq_, last_time_ns_, event.seq,
-                                    time_ns);
-    for (size_t i = timed_; i + 1 < batched_; ++i) {
-      batch_[i].time_ns = untimed.At(batch_[i].seq);
-    }
+  // kUntimedNs is never below it.
+  if (time_ns < last_time_ns_ || time_ns == kUntimedNs) {
+    time_ns = last_time_ns_;
   }
-  timed_ = batched_;
   last_time_ns_ = time_ns;
-  last_time_seq_ = event.seq;
   event.time_ns = time_ns;
   return event;
 }
@@ -388,19 +370,9 @@ void RecordingWriter::EmitSlot(const Slot& slot, EventKind kind) {
 }
 
 void RecordingWriter::AppendBatch() {
-  for (size_t i = timed_; i < batched_; ++i) batch_[i].time_ns = last_time_ns_;
-  timed_ = batched_;
-  AppendTimed();
-}
-
-void RecordingWriter::AppendTimed() {
-  // A batch of untimed events only (over a thousand threads making calls
-  // back to back): they take the last time.
-  if (timed_ == 0 && batched_ == kBatchEvents) return AppendBatch();
-  NoteStatus(writer_->AppendBatch(absl::MakeConstSpan(batch_.data(), timed_)));
-  std::copy(batch_.begin() + timed_, batch_.begin() + batched_, batch_.begin());
-  batched_ -= timed_;
-  timed_ = 0;
+  NoteStatus(
+      writer_->AppendBatch(absl::MakeConstSpan(batch_.data(), batched_)));
+  batched_ = 0;
 }
 
 void RecordingWriter::EmitMarker() {
