@@ -23,7 +23,9 @@ std::vector<bool> TimedCalls(CallClock& clock, uint64_t& now, int calls,
       return now;
     });
     EXPECT_EQ(stamp != kUntimedStamp, read);
-    if (read) EXPECT_EQ(stamp, now);
+    if (read) {
+      EXPECT_EQ(stamp, now);
+    }
     timed.push_back(read);
   }
   return timed;
