@@ -57,9 +57,6 @@ constexpr uint32_t kCommitEvery = 1024;
 // published (it is stuck, or was killed in a signal handler).
 constexpr uint64_t kFinalStallNs = 2'000'000'000;
 
-// What NsSinceStart gives for a call that was not timed (CallClock).
-constexpr uint64_t kUntimedNs = ~uint64_t{0};
-
 // How long the exit marker waits for jemalloc's statistics.
 constexpr uint64_t kExitStatsTimeoutNs = 2'000'000'000;
 
@@ -106,7 +103,7 @@ class RecordingWriter : private ReallocPlacement::Output {
   // The common case: one slot straight into the batch, no Event copies.
   void EmitSlot(const Slot& slot, EventKind kind);
   // The next event of the batch, with its seq and monotone time set from
-  // `time_ns` (kUntimedNs: the last time).
+  // `time_ns`.
   Event& NextEvent(uint64_t time_ns);
   // Hands the batch to the TraceWriter; before anything else is written.
   void AppendBatch();
@@ -149,8 +146,10 @@ class RecordingWriter : private ReallocPlacement::Output {
   std::string metadata_clock_source_;
 };
 
+// An untimed call's stamp (kUntimedStamp) is before the start in both
+// clocks: it gives 0, which NextEvent raises to the last time.
+static_assert(kUntimedStamp == 0, "NsSinceStart maps untimed calls to 0");
 uint64_t RecordingWriter::NsSinceStart(uint64_t stamp) const {
-  if (stamp == kUntimedStamp) return kUntimedNs;
   if (!recorder.use_tsc) {
     return stamp > recorder.start_ns ? stamp - recorder.start_ns : 0;
   }
@@ -348,10 +347,8 @@ Event& RecordingWriter::NextEvent(uint64_t time_ns) {
   event.seq = next_seq_++;
   // Threads read the clock a little before or after their ticket; keep the
   // stream's time monotone (differences are below the clock's resolution).
-  // kUntimedNs is never below it.
-  if (time_ns < last_time_ns_ || time_ns == kUntimedNs) {
-    time_ns = last_time_ns_;
-  }
+  // An untimed call (0) takes the last time this way too.
+  if (time_ns < last_time_ns_) time_ns = last_time_ns_;
   last_time_ns_ = time_ns;
   event.time_ns = time_ns;
   return event;
