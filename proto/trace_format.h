@@ -53,8 +53,14 @@ inline constexpr uint32_t kChunkPointersDiv8 = 1u << 0;
 // references to recent allocations and frees. The writer sets it on every
 // chunk whose small-class pointers all start a region of their class.
 inline constexpr uint32_t kChunkRefCoding = 1u << 1;
+// The reference coding's kind and time columns are packed (PackedColumn
+// below): a 4-bit code per event instead of a kind byte, and a time delta
+// only for the events whose code says so. Only with kChunkRefCoding; the
+// writer sets it on every chunk in the reference coding. Most of zstd's
+// decoding time went to those two columns of one byte per event.
+inline constexpr uint32_t kChunkPackedKinds = 1u << 2;
 inline constexpr uint32_t kKnownChunkFlags =
-    kChunkPointersDiv8 | kChunkRefCoding;
+    kChunkPointersDiv8 | kChunkRefCoding | kChunkPackedKinds;
 
 // Columns of a chunk's uncompressed payload, in this order, each prefixed
 // by its byte length as u32.
@@ -93,6 +99,29 @@ enum RefColumn : int {
   kFreePointerColumn,     // as kAllocPointerColumn, for frees.
   kNumRefColumns,
 };
+// Columns of a chunk with kChunkPackedKinds: the RefColumns with the first
+// two changed, then two more. An event's "symbol" is its kind byte (as
+// kKindApiColumn) | timed << 8, where timed says that the event has a time
+// delta in kSparseTimeColumn (the writer sets it exactly when the delta is
+// not 0; the other events keep the previous event's time).
+enum PackedColumn : int {
+  kKindCodeColumn = kRefKindApiColumn,  // 4 bits per event, event i in
+                                        // byte i / 2, the low half first;
+                                        // an index into the kind table, or
+                                        // kEscapeCode. An odd count leaves
+                                        // the last high half 0.
+  kSparseTimeColumn = kRefTimeColumn,   // zigzag varint delta of time /
+                                        // resolution, timed events only.
+  kKindTableColumn = kNumRefColumns,    // the chunk's kind table: up to
+                                        // kEscapeCode entries of two bytes,
+                                        // kind byte and timed (0 or 1).
+  kKindEscapeColumn,                    // varint symbol of each event coded
+                                        // kEscapeCode.
+  kNumPackedColumns,
+};
+inline constexpr uint8_t kEscapeCode = 15;
+inline constexpr int kKindTableEntryBytes = 2;
+
 // How far back the reference coding's references reach: a free can name
 // one of the chunk's last 32 kAlloc events, an allocation one of its last
 // 64 frees (powers of two).

@@ -114,7 +114,7 @@ BENCHMARK(BM_Decode)->Arg(1000)->Arg(1)->Unit(benchmark::kMillisecond);
 void BM_ColumnBytes(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
   internal::ChunkEncoder encoder = TestEncoder();
-  std::vector<double> column_bytes(format::kNumRefColumns, 0);
+  std::vector<double> column_bytes(format::kNumPackedColumns, 0);
   double raw_bytes = 0;
   std::string compressed;
   for (auto _ : state) {
@@ -125,7 +125,9 @@ void BM_ColumnBytes(benchmark::State& state) {
       encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
       raw_bytes += encoder.size();
       const uint8_t* p = encoder.data();
-      const int columns = (encoder.flags() & format::kChunkRefCoding) != 0
+      const int columns = (encoder.flags() & format::kChunkPackedKinds) != 0
+                              ? static_cast<int>(format::kNumPackedColumns)
+                          : (encoder.flags() & format::kChunkRefCoding) != 0
                               ? static_cast<int>(format::kNumRefColumns)
                               : static_cast<int>(format::kNumColumns);
       for (int c = 0; c < columns; ++c) {
@@ -138,11 +140,12 @@ void BM_ColumnBytes(benchmark::State& state) {
       }
     }
   }
-  // The reference coding's columns (format::RefColumn).
-  const char* names[] = {"kind_api",    "time",       "thread",
-                         "alloc_class", "alloc_size", "alloc_ptr",
-                         "free_class",  "free_size",  "free_ptr"};
-  for (int c = 0; c < format::kNumRefColumns; ++c) {
+  // The writer's columns (format::RefColumn, format::PackedColumn).
+  const char* names[] = {"kind_codes",  "time",        "thread",
+                         "alloc_class", "alloc_size",  "alloc_ptr",
+                         "free_class",  "free_size",   "free_ptr",
+                         "kind_table",  "kind_escapes"};
+  for (int c = 0; c < format::kNumPackedColumns; ++c) {
     state.counters[names[c]] = column_bytes[c] / events.size();
   }
   state.counters["uncompressed"] = raw_bytes / events.size();

@@ -444,9 +444,12 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
     return Error(offset_, absl::StrFormat("malformed chunk: %d events", count));
   }
   // Every event takes at least one byte in each column but the thread's;
-  // in the reference coding, in its kind, time, class and size columns.
+  // in the reference coding, in its kind, time, class and size columns;
+  // with packed kinds, in its class and size columns.
   const uint64_t min_bytes_per_event =
-      (flags & format::kChunkRefCoding) != 0 ? 4 : format::kNumColumns - 1;
+      (flags & format::kChunkPackedKinds) != 0 ? 2
+      : (flags & format::kChunkRefCoding) != 0 ? 4
+                                               : format::kNumColumns - 1;
   if (uncompressed > format::kMaxUncompressedChunk ||
       uncompressed < uint64_t{count} * min_bytes_per_event) {
     return Error(offset_, absl::StrFormat("malformed chunk: %d bytes for %d "

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/optimization.h"
@@ -130,17 +131,20 @@ __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
   return i;
 }
 
-// The kind+api, time and thread columns, which both codings start with,
+// The kind+api, time and thread columns, which every coding starts with,
 // written event by event: kind and time straight to their place in the
 // chunk (the kind column's length is the event count), the thread column
-// into scratch until its length is known.
+// into scratch until its length is known. With `symbols` (the packed kinds
+// of format::kChunkPackedKinds) each event's symbol goes there instead of
+// its kind byte, and only nonzero time deltas are written.
 class LeadingColumns {
  public:
   // previous_thread and previous_time continue a chunk begun earlier.
   LeadingColumns(uint8_t* kind, uint8_t* time, uint8_t* thread,
                  uint64_t time_resolution_ns, uint32_t previous_thread = 0,
-                 uint64_t previous_time = 0)
+                 uint64_t previous_time = 0, uint16_t* symbols = nullptr)
       : kind_(kind),
+        symbols_(symbols),
         time_(time),
         thread_(thread),
         divide_(time_resolution_ns),
@@ -149,17 +153,25 @@ class LeadingColumns {
 
   __attribute__((always_inline)) void Put(const Event& e) {
     const bool same_thread = e.thread == previous_thread_;
-    *kind_++ =
+    const uint8_t kind_byte =
         static_cast<uint8_t>((same_thread ? format::kSameThreadBit : 0) |
                              static_cast<uint8_t>(e.kind) << format::kApiBits |
                              static_cast<uint8_t>(e.api));
     const uint64_t t = divide_(e.time_ns);
-    time_ = PutVarint(time_, ZigZag(static_cast<int64_t>(t - previous_time_)));
+    const uint64_t delta = ZigZag(static_cast<int64_t>(t - previous_time_));
     previous_time_ = t;
+    if (symbols_ == nullptr) {
+      *kind_++ = kind_byte;
+      time_ = PutVarint(time_, delta);
+    } else {
+      *symbols_++ = static_cast<uint16_t>(kind_byte | (delta != 0) << 8);
+      if (delta != 0) time_ = PutVarint(time_, delta);
+    }
     if (!same_thread) thread_ = PutVarint(thread_, e.thread);
     previous_thread_ = e.thread;
   }
   uint8_t* kind_end() const { return kind_; }
+  uint16_t* symbols_end() const { return symbols_; }
   uint8_t* time_end() const { return time_; }
   uint8_t* thread_end() const { return thread_; }
   uint32_t previous_thread() const { return previous_thread_; }
@@ -167,12 +179,50 @@ class LeadingColumns {
 
  private:
   uint8_t* kind_;
+  uint16_t* symbols_;
   uint8_t* time_;
   uint8_t* thread_;
   const Divider divide_;
   uint32_t previous_thread_ = 0;
   uint64_t previous_time_ = 0;
 };
+
+// Packs a chunk's symbols (LeadingColumns) as format::kChunkPackedKinds
+// says: the chunk's most frequent symbols (ties to the smaller one, so the
+// table is deterministic) get table codes, the others kEscapeCode and a
+// varint in the escape column. Writes the codes at `codes` and the table
+// and escapes at `table` and `escapes`; returns the ends of those two.
+std::pair<uint8_t*, uint8_t*> PackKinds(const uint16_t* symbols, size_t n,
+                                        uint8_t* codes, uint8_t* table,
+                                        uint8_t* escapes) {
+  constexpr int kSymbols = 512;
+  uint32_t counts[kSymbols] = {};
+  for (size_t i = 0; i < n; ++i) ++counts[symbols[i]];
+  uint16_t order[kSymbols];
+  for (int i = 0; i < kSymbols; ++i) order[i] = static_cast<uint16_t>(i);
+  std::partial_sort(order, order + format::kEscapeCode, order + kSymbols,
+                    [&](uint16_t a, uint16_t b) {
+                      return counts[a] != counts[b] ? counts[a] > counts[b]
+                                                    : a < b;
+                    });
+  uint8_t code_of[kSymbols];
+  std::memset(code_of, format::kEscapeCode, sizeof(code_of));
+  for (int i = 0; i < format::kEscapeCode && counts[order[i]] > 0; ++i) {
+    code_of[order[i]] = static_cast<uint8_t>(i);
+    *table++ = static_cast<uint8_t>(order[i]);
+    *table++ = static_cast<uint8_t>(order[i] >> 8);
+  }
+  for (size_t i = 0; i < n; i += 2) {
+    const uint8_t low = code_of[symbols[i]];
+    const uint8_t high = i + 1 < n ? code_of[symbols[i + 1]] : 0;
+    *codes++ = static_cast<uint8_t>(low | high << 4);
+    if (low == format::kEscapeCode) escapes = PutVarint(escapes, symbols[i]);
+    if (high == format::kEscapeCode && i + 1 < n) {
+      escapes = PutVarint(escapes, symbols[i + 1]);
+    }
+  }
+  return {table, escapes};
+}
 
 // Appends each [start, end) column at p, behind its length; returns the
 // end.
@@ -215,8 +265,9 @@ void ChunkEncoder::Encode(absl::Span<const Event> events,
   Encode(events, time_resolution_ns, pointer_bits);
 }
 
-ChunkEncoder::ChunkEncoder(const SlabGeometry& geometry)
+ChunkEncoder::ChunkEncoder(const SlabGeometry& geometry, bool pack_kinds)
     : ref_coding_(true),
+      pack_kinds_(pack_kinds),
       geometry_(geometry),
       page_shift_(__builtin_ctzll(geometry.page_size())),
       last_ptr_(kNumSizeClassSlots, 0) {
@@ -258,21 +309,35 @@ void ChunkEncoder::StartRefs(uint64_t time_resolution_ns, size_t max_events) {
   // Room per event in each column: a kind byte; a thread is a u32 varint
   // (5 bytes), a class value a u16 plus the list length (3 bytes); the
   // rest are u64 varints.
-  static constexpr size_t kRoom[format::kNumRefColumns] = {
-      1, kMaxVarintBytes, 5,
-      3, kMaxVarintBytes, kMaxVarintBytes,
-      3, kMaxVarintBytes, kMaxVarintBytes};
-  size_t total = 0;
+  // With packed kinds the kind column's room holds the codes, and an
+  // escaped symbol (< 2^9) takes at most 2 bytes.
+  static constexpr size_t kRoom[format::kNumPackedColumns] = {1,
+                                                              kMaxVarintBytes,
+                                                              5,
+                                                              3,
+                                                              kMaxVarintBytes,
+                                                              kMaxVarintBytes,
+                                                              3,
+                                                              kMaxVarintBytes,
+                                                              kMaxVarintBytes,
+                                                              0,
+                                                              2};
+  constexpr size_t kTableRoom =
+      format::kEscapeCode * format::kKindTableEntryBytes;
+  size_t total = kTableRoom;
   for (size_t room : kRoom) total += room * max_events;
   if (scratch_.size() < total) scratch_.resize(total);
+  if (pack_kinds_ && symbols_.size() < max_events) symbols_.resize(max_events);
   RefStream& s = stream_;
   s = RefStream();
   s.time_resolution_ns = time_resolution_ns;
   s.max_events = max_events;
+  s.symbols = pack_kinds_ ? symbols_.data() : nullptr;
   uint8_t* p = scratch_.data();
-  for (int c = 0; c < format::kNumRefColumns; ++c) {
+  for (int c = 0; c < format::kNumPackedColumns; ++c) {
     s.start[c] = s.at[c] = p;
-    p += kRoom[c] * max_events;
+    p += kRoom[c] * max_events +
+         (c == format::kKindTableColumn ? kTableRoom : 0);
   }
   recent_allocs_.pushes = 0;
   recent_frees_.pushes = 0;
@@ -287,7 +352,7 @@ size_t ChunkEncoder::AddRefs(absl::Span<const Event> all) {
   LeadingColumns leading(s.at[format::kRefKindApiColumn],
                          s.at[format::kRefTimeColumn],
                          s.at[format::kRefThreadColumn], s.time_resolution_ns,
-                         s.previous_thread, s.previous_time);
+                         s.previous_thread, s.previous_time, s.symbols);
   uint8_t* alloc_class_p = s.at[format::kAllocClassColumn];
   uint8_t* alloc_size_p = s.at[format::kAllocSizeColumn];
   uint8_t* alloc_ptr_p = s.at[format::kAllocPointerColumn];
@@ -378,6 +443,7 @@ size_t ChunkEncoder::AddRefs(absl::Span<const Event> all) {
   s.previous_thread = leading.previous_thread();
   s.previous_time = leading.previous_time();
   s.at[format::kRefKindApiColumn] = leading.kind_end();
+  s.symbols = leading.symbols_end();
   s.at[format::kRefTimeColumn] = leading.time_end();
   s.at[format::kRefThreadColumn] = leading.thread_end();
   s.at[format::kAllocClassColumn] = alloc_class_p;
@@ -391,16 +457,28 @@ size_t ChunkEncoder::AddRefs(absl::Span<const Event> all) {
 
 void ChunkEncoder::FinishRefs() {
   RefStream& s = stream_;
+  int num_columns = format::kNumRefColumns;
+  flags_ = format::kChunkRefCoding;
+  if (pack_kinds_) {
+    uint8_t* const codes = s.start[format::kKindCodeColumn];
+    std::tie(s.at[format::kKindTableColumn], s.at[format::kKindEscapeColumn]) =
+        PackKinds(symbols_.data(), s.added, codes,
+                  s.start[format::kKindTableColumn],
+                  s.start[format::kKindEscapeColumn]);
+    s.at[format::kKindCodeColumn] = codes + (s.added + 1) / 2;
+    num_columns = format::kNumPackedColumns;
+    flags_ |= format::kChunkPackedKinds;
+  }
   size_t total = 0;
-  std::pair<const uint8_t*, const uint8_t*> columns[format::kNumRefColumns];
-  for (int c = 0; c < format::kNumRefColumns; ++c) {
+  std::pair<const uint8_t*, const uint8_t*> columns[format::kNumPackedColumns];
+  for (int c = 0; c < num_columns; ++c) {
     columns[c] = {s.start[c], s.at[c]};
     total += format::kColumnLengthBytes + (s.at[c] - s.start[c]);
   }
   if (buffer_.size() < total) buffer_.resize(total);
-  size_ =
-      static_cast<size_t>(PutColumns(buffer_.data(), columns) - buffer_.data());
-  flags_ = format::kChunkRefCoding;
+  size_ = static_cast<size_t>(
+      PutColumns(buffer_.data(), absl::MakeConstSpan(columns, num_columns)) -
+      buffer_.data());
   ResetLastPointers();
 }
 
@@ -518,9 +596,16 @@ absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
     return absl::InvalidArgumentError(absl::StrFormat(
         "chunk flags 0x%x: pointer scaling with the reference coding", flags));
   }
+  if ((flags & format::kChunkPackedKinds) != 0 &&
+      (flags & format::kChunkRefCoding) == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "chunk flags 0x%x: packed kinds without the reference coding", flags));
+  }
   ref_coding_ = (flags & format::kChunkRefCoding) != 0;
-  num_columns_ = ref_coding_ ? static_cast<int>(format::kNumRefColumns)
-                             : static_cast<int>(format::kNumColumns);
+  packed_kinds_ = (flags & format::kChunkPackedKinds) != 0;
+  num_columns_ = packed_kinds_ ? static_cast<int>(format::kNumPackedColumns)
+                 : ref_coding_ ? static_cast<int>(format::kNumRefColumns)
+                               : static_cast<int>(format::kNumColumns);
   Cursors& c = cursors_;
   const uint8_t* p = data;
   const uint8_t* const data_end = data + size;
@@ -545,9 +630,15 @@ absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
   }
   const size_t kind_bytes =
       c.end[format::kKindApiColumn] - c.begin[format::kKindApiColumn];
-  if (kind_bytes != count) {
+  const size_t expected_kind_bytes =
+      packed_kinds_ ? (size_t{count} + 1) / 2 : count;
+  if (kind_bytes != expected_kind_bytes) {
     return Malformed(absl::StrFormat("kind column has %d bytes for %d events",
                                      kind_bytes, count));
+  }
+  if (packed_kinds_) {
+    absl::Status status = ReadKindTable(c, count);
+    if (!status.ok()) return status;
   }
   c.time = 0;
   c.thread = 0;
@@ -594,26 +685,10 @@ absl::Status ChunkDecoder::DecodeNext(uint32_t n, Event* out,
 absl::Status ChunkDecoder::DecodeRefBlock(
     Cursors& c, uint32_t begin, uint32_t n, uint64_t first_seq, Event* out,
     uint64_t kind_counts[kNumEventKinds]) {
-  const uint8_t* kind_api = c.begin[format::kRefKindApiColumn] + begin;
   absl::Status status =
-      DecodeKinds(kind_api, begin, n, first_seq, out, kind_counts);
-  if (!status.ok()) return status;
-  uint64_t time = c.time;
-  const uint64_t resolution = time_resolution_ns_;
-  auto store_time = [&](uint32_t i, uint64_t v) {
-    time += static_cast<uint64_t>(UnZigZag(v));
-    out[i].time_ns = time * resolution;
-    return true;
-  };
-  const uint32_t timed = DecodeVarints<kOneByteFirst>(
-      c.at[format::kRefTimeColumn], c.end[format::kRefTimeColumn], 0, n,
-      store_time);
-  c.time = time;
-  if (timed != n) {
-    return Malformed(
-        absl::StrFormat("event %d: varint overrun", begin + timed));
-  }
-  status = DecodeThreads(c, kind_api, begin, 0, n, out);
+      packed_kinds_
+          ? DecodePackedLeading(c, begin, n, first_seq, out, kind_counts)
+          : DecodeLeading(c, begin, n, first_seq, out, kind_counts);
   if (!status.ok()) return status;
 
   const uint32_t fused = DecodeRefsFused(c, n, out);
@@ -691,6 +766,161 @@ absl::Status ChunkDecoder::DecodeRefBlock(
       if (e.kind == EventKind::kAlloc) recent_allocs_.Push(recent);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkDecoder::DecodeLeading(Cursors& c, uint32_t begin, uint32_t n,
+                                         uint64_t first_seq, Event* out,
+                                         uint64_t kind_counts[kNumEventKinds]) {
+  const uint8_t* kind_api = c.begin[format::kRefKindApiColumn] + begin;
+  absl::Status status =
+      DecodeKinds(kind_api, begin, n, first_seq, out, kind_counts);
+  if (!status.ok()) return status;
+  uint64_t time = c.time;
+  const uint64_t resolution = time_resolution_ns_;
+  auto store_time = [&](uint32_t i, uint64_t v) {
+    time += static_cast<uint64_t>(UnZigZag(v));
+    out[i].time_ns = time * resolution;
+    return true;
+  };
+  const uint32_t timed = DecodeVarints<kOneByteFirst>(
+      c.at[format::kRefTimeColumn], c.end[format::kRefTimeColumn], 0, n,
+      store_time);
+  c.time = time;
+  if (timed != n) {
+    return Malformed(
+        absl::StrFormat("event %d: varint overrun", begin + timed));
+  }
+  return DecodeThreads(c, kind_api, begin, 0, n, out);
+}
+
+namespace {
+
+// A kind byte names a valid kind and api.
+bool IsValidKindByte(uint32_t kind_byte) {
+  const uint32_t kind =
+      (kind_byte & ~format::kSameThreadBit & 0xff) >> format::kApiBits;
+  const uint32_t api = kind_byte & ((1u << format::kApiBits) - 1);
+  return kind < kNumEventKinds && api < kNumAllocApis;
+}
+
+}  // namespace
+
+absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
+  const uint8_t* const table = c.begin[format::kKindTableColumn];
+  const size_t bytes = c.end[format::kKindTableColumn] - table;
+  if (bytes % format::kKindTableEntryBytes != 0 ||
+      bytes > format::kEscapeCode * format::kKindTableEntryBytes) {
+    return Malformed(absl::StrFormat("kind table of %d bytes", bytes));
+  }
+  const uint32_t entries =
+      static_cast<uint32_t>(bytes / format::kKindTableEntryBytes);
+  for (uint32_t code = 0; code < 16; ++code) {
+    kind_codes_[code] =
+        code == format::kEscapeCode ? kEscapedSymbol : kMissingSymbol;
+  }
+  for (uint32_t code = 0; code < entries; ++code) {
+    const uint8_t kind_byte = table[code * format::kKindTableEntryBytes];
+    const uint8_t timed = table[code * format::kKindTableEntryBytes + 1];
+    if (!IsValidKindByte(kind_byte) || timed > 1) {
+      return Malformed(absl::StrFormat(
+          "kind table entry %d (kind byte 0x%02x, timed %d) out of range", code,
+          kind_byte, timed));
+    }
+    kind_codes_[code] = kind_byte | uint32_t{timed} << 8;
+  }
+  c.at[format::kKindTableColumn] = c.end[format::kKindTableColumn];
+  // The unused half of an odd chunk's last byte must be 0, like bytes
+  // left over in a column.
+  if (count % 2 == 1 && (c.end[format::kKindCodeColumn][-1] >> 4) != 0) {
+    return Malformed("kind column: the last byte's unused half is not 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkDecoder::DecodePackedLeading(
+    Cursors& c, uint32_t begin, uint32_t n, uint64_t first_seq, Event* out,
+    uint64_t kind_counts[kNumEventKinds]) {
+  // One pass for kinds, times and threads: each event costs a table load
+  // and no unpredictable branch. Escaped kinds, time deltas of more than
+  // one byte and thread changes take the rare branches.
+  // The cursors are locals, written back at the end: the stores into
+  // `out` could alias c, which would put each cursor's update through
+  // memory (a store-to-load wait per event).
+  const uint8_t* const codes = c.begin[format::kKindCodeColumn];
+  const uint8_t* time_p = c.at[format::kSparseTimeColumn];
+  const uint8_t* const time_end = c.end[format::kSparseTimeColumn];
+  const uint8_t* escape_p = c.at[format::kKindEscapeColumn];
+  const uint8_t* const escape_end = c.end[format::kKindEscapeColumn];
+  const uint8_t* thread_p = c.at[format::kRefThreadColumn];
+  const uint8_t* const thread_end = c.end[format::kRefThreadColumn];
+  const uint64_t resolution = time_resolution_ns_;
+  const uint64_t seq = first_seq + begin;
+  uint64_t time = c.time;
+  uint32_t thread = c.thread;
+  uint32_t frees = 0;
+  uint32_t resizes = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t at = begin + i;
+    const uint32_t code = (codes[at >> 1] >> ((at & 1) << 2)) & 0xf;
+    uint32_t symbol = kind_codes_[code];
+    if (ABSL_PREDICT_FALSE(symbol >= kEscapedSymbol)) {
+      if (symbol == kMissingSymbol) {
+        return Malformed(absl::StrFormat(
+            "event %d: kind code %d is not in the kind table", at, code));
+      }
+      uint64_t v;
+      if (!GetVarintFast(&escape_p, escape_end, &v)) {
+        return Malformed(absl::StrFormat("event %d: varint overrun", at));
+      }
+      if (v > 0x1ff || !IsValidKindByte(static_cast<uint32_t>(v))) {
+        return Malformed(absl::StrFormat(
+            "event %d: escaped kind symbol 0x%x out of range", at, v));
+      }
+      symbol = static_cast<uint32_t>(v);
+    }
+    const uint32_t kind = (symbol & 0x7f) >> format::kApiBits;
+    frees += kind == 1;
+    resizes += kind == 2;
+    Event& e = out[i];
+    e.seq = seq + i;
+    e.kind = static_cast<EventKind>(kind);
+    e.api = static_cast<AllocApi>(symbol & ((1u << format::kApiBits) - 1));
+    // Most deltas are one byte: an untimed event reads it too and does
+    // not move past it, so that the branch is on the length only.
+    // (A mask, not a conditional: gcc makes that a branch, which timed's
+    // randomness mispredicts.)
+    const uint32_t timed = (symbol >> 8) & 1;
+    uint64_t delta = 0;
+    if (ABSL_PREDICT_TRUE(time_p < time_end && *time_p < 0x80)) {
+      delta = *time_p & (uint64_t{0} - timed);
+      time_p += timed;
+    } else if (timed && !GetVarintFast(&time_p, time_end, &delta)) {
+      return Malformed(absl::StrFormat("event %d: varint overrun", at));
+    }
+    time += static_cast<uint64_t>(UnZigZag(delta));
+    e.time_ns = time * resolution;
+    if (ABSL_PREDICT_FALSE((symbol & format::kSameThreadBit) == 0)) {
+      uint64_t v;
+      if (!GetVarintFast(&thread_p, thread_end, &v)) {
+        return Malformed(absl::StrFormat("event %d: varint overrun", at));
+      }
+      if (v > std::numeric_limits<uint32_t>::max()) {
+        return Malformed(
+            absl::StrFormat("event %d: thread %d out of range", at, v));
+      }
+      thread = static_cast<uint32_t>(v);
+    }
+    e.thread = thread;
+  }
+  c.at[format::kSparseTimeColumn] = time_p;
+  c.at[format::kKindEscapeColumn] = escape_p;
+  c.at[format::kRefThreadColumn] = thread_p;
+  c.time = time;
+  c.thread = thread;
+  kind_counts[0] += n - frees - resizes;
+  kind_counts[1] += frees;
+  kind_counts[2] += resizes;
   return absl::OkStatus();
 }
 

@@ -71,8 +71,11 @@ class ChunkEncoder {
   explicit ChunkEncoder(std::vector<uint64_t> class_sizes);
   // Uses the reference coding for every chunk whose small-class pointers
   // all start a region of their class, the classic coding for the others.
-  // `geometry` is copied.
-  explicit ChunkEncoder(const SlabGeometry& geometry);
+  // `geometry` is copied. With `pack_kinds` (what the writer uses) the
+  // reference coding packs its kind and time columns
+  // (format::kChunkPackedKinds); without, it writes them as traces written
+  // before that flag have them.
+  explicit ChunkEncoder(const SlabGeometry& geometry, bool pack_kinds = true);
 
   // Codes `events` (contiguous sequence numbers) with times divided by
   // `time_resolution_ns`. The result stays valid until the next Encode().
@@ -121,8 +124,9 @@ class ChunkEncoder {
     size_t added = 0;
     uint32_t previous_thread = 0;
     uint64_t previous_time = 0;
-    uint8_t* start[format::kNumRefColumns] = {};
-    uint8_t* at[format::kNumRefColumns] = {};
+    uint8_t* start[format::kNumPackedColumns] = {};
+    uint8_t* at[format::kNumPackedColumns] = {};
+    uint16_t* symbols = nullptr;  // with packed kinds: the next symbol's.
   };
   // False, with nothing to use, when a small-class pointer does not start a
   // region of its class.
@@ -132,6 +136,8 @@ class ChunkEncoder {
 
   std::vector<uint64_t> class_sizes_;
   bool ref_coding_ = false;
+  bool pack_kinds_ = false;
+  std::vector<uint16_t> symbols_;  // the open chunk's, with packed kinds.
   // Reference coding: the geometry, and per class log2(regions per slab)
   // (log2(page) for large classes, whose index is the pointer itself).
   std::optional<SlabGeometry> geometry_;
@@ -193,7 +199,7 @@ class ChunkDecoder {
   uint32_t remaining() const { return count_ - decoded_; }
 
  private:
-  static constexpr int kMaxColumns = format::kNumRefColumns;
+  static constexpr int kMaxColumns = format::kNumPackedColumns;
   struct Cursors {
     const uint8_t* begin[kMaxColumns];
     const uint8_t* at[kMaxColumns];
@@ -214,6 +220,16 @@ class ChunkDecoder {
     uint64_t max_index;  // larger ones would lose bits of the slab.
     uint32_t shift;
   };
+  // The kind, time and thread columns of a block of the reference coding,
+  // with kind bytes or (packed_kinds_) packed.
+  absl::Status DecodeLeading(Cursors& c, uint32_t begin, uint32_t n,
+                             uint64_t first_seq, Event* out,
+                             uint64_t kind_counts[kNumEventKinds]);
+  absl::Status DecodePackedLeading(Cursors& c, uint32_t begin, uint32_t n,
+                                   uint64_t first_seq, Event* out,
+                                   uint64_t kind_counts[kNumEventKinds]);
+  // Checks the started chunk's kind table into kind_codes_.
+  absl::Status ReadKindTable(Cursors& c, uint32_t count);
   absl::Status DecodeRefBlock(Cursors& c, uint32_t begin, uint32_t n,
                               uint64_t first_seq, Event* out,
                               uint64_t kind_counts[kNumEventKinds]);
@@ -253,6 +269,12 @@ class ChunkDecoder {
   Cursors cursors_;
   int num_columns_ = format::kNumColumns;
   bool ref_coding_ = false;
+  bool packed_kinds_ = false;
+  // With packed kinds: the symbol of each 4-bit code (kind byte | timed <<
+  // 8), or one of these two.
+  static constexpr uint32_t kEscapedSymbol = 1u << 9;
+  static constexpr uint32_t kMissingSymbol = 1u << 10;
+  uint32_t kind_codes_[16] = {};
   uint64_t first_seq_ = 0;
   int ptr_shift_ = 0;
   uint32_t count_ = 0;

@@ -216,27 +216,45 @@ void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
   }
 }
 
-TEST(RefCodingTest, RandomSlabStreamsRoundTrip) {
+// The reference coding's encoder-driven tests run with the kind and time
+// columns packed (the writer's coding) and as kind bytes (traces written
+// before format::kChunkPackedKinds).
+class RefCodingRoundTripTest : public testing::TestWithParam<bool> {
+ protected:
+  bool pack_kinds() const { return GetParam(); }
+  uint32_t ref_flags() const {
+    return format::kChunkRefCoding |
+           (pack_kinds() ? format::kChunkPackedKinds : 0);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(KindBytesAndPacked, RefCodingRoundTripTest,
+                         testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Packed" : "KindBytes";
+                         });
+
+TEST_P(RefCodingRoundTripTest, RandomSlabStreamsRoundTrip) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
-  ChunkEncoder encoder(geometry);
+  ChunkEncoder encoder(geometry, pack_kinds());
   for (uint64_t seed = 1; seed <= 8; ++seed) {
     for (int n : {1, 2, 100, 5000, 70000}) {
       const std::vector<Event> events = SlabEvents(seed, n, header, 0);
       encoder.Encode(events, 1000);
-      ASSERT_EQ(encoder.flags(), format::kChunkRefCoding) << seed << " " << n;
+      ASSERT_EQ(encoder.flags(), ref_flags()) << seed << " " << n;
       ExpectDecodesTo(encoder, geometry, 1000, events);
     }
   }
 }
 
-TEST(RefCodingTest, UsesReferencesAndIsSmallerThanTheClassicCoding) {
+TEST_P(RefCodingRoundTripTest, UsesReferencesAndIsSmallerThanTheClassicCoding) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
   const std::vector<Event> events = SlabEvents(3, 20000, header, 0);
-  ChunkEncoder refs(geometry);
+  ChunkEncoder refs(geometry, pack_kinds());
   refs.Encode(events, 1000);
-  ASSERT_EQ(refs.flags(), format::kChunkRefCoding);
+  ASSERT_EQ(refs.flags(), ref_flags());
   std::vector<uint64_t> sizes;
   for (const SizeClass& c : header.size_classes()) sizes.push_back(c.size());
   ChunkEncoder classic(sizes);
@@ -264,10 +282,11 @@ TEST(RefCodingTest, UsesReferencesAndIsSmallerThanTheClassicCoding) {
       1000);
 }
 
-TEST(RefCodingTest, APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
+TEST_P(RefCodingRoundTripTest,
+       APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
-  ChunkEncoder encoder(geometry);
+  ChunkEncoder encoder(geometry, pack_kinds());
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     const std::vector<Event> events = SlabEvents(seed, 5000, header, 20);
     encoder.Encode(events, 1000);
@@ -277,7 +296,7 @@ TEST(RefCodingTest, APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
     // the reference coding again.
     const std::vector<Event> good = SlabEvents(seed, 3000, header, 0);
     encoder.Encode(good, 1000);
-    EXPECT_EQ(encoder.flags(), format::kChunkRefCoding) << seed;
+    EXPECT_EQ(encoder.flags(), ref_flags()) << seed;
     ExpectDecodesTo(encoder, geometry, 1000, good);
   }
   // One event is enough, and its position does not matter.
@@ -294,15 +313,15 @@ TEST(RefCodingTest, APointerThatStartsNoRegionFallsBackToTheClassicCoding) {
 
 // The writer codes a chunk as its batches arrive: any split of the events
 // must give the bytes of one Encode() call.
-TEST(RefCodingTest, StreamingGivesTheBytesOfOneCall) {
+TEST_P(RefCodingRoundTripTest, StreamingGivesTheBytesOfOneCall) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
-  ChunkEncoder whole(geometry);
-  ChunkEncoder streamed(geometry);
+  ChunkEncoder whole(geometry, pack_kinds());
+  ChunkEncoder streamed(geometry, pack_kinds());
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     const std::vector<Event> events = SlabEvents(seed, 6000, header, 0);
     whole.Encode(events, 1000);
-    ASSERT_EQ(whole.flags(), format::kChunkRefCoding);
+    ASSERT_EQ(whole.flags(), ref_flags());
     const std::string want(reinterpret_cast<const char*>(whole.data()),
                            whole.size());
     for (size_t piece : {size_t{1}, size_t{7}, size_t{1024}, events.size()}) {
@@ -313,7 +332,7 @@ TEST(RefCodingTest, StreamingGivesTheBytesOfOneCall) {
       }
       EXPECT_EQ(streamed.refs_added(), events.size());
       streamed.FinishRefs();
-      EXPECT_EQ(streamed.flags(), format::kChunkRefCoding);
+      EXPECT_EQ(streamed.flags(), ref_flags());
       EXPECT_EQ(std::string(reinterpret_cast<const char*>(streamed.data()),
                             streamed.size()),
                 want)
@@ -322,10 +341,10 @@ TEST(RefCodingTest, StreamingGivesTheBytesOfOneCall) {
   }
 }
 
-TEST(RefCodingTest, StreamingStopsBeforeAPointerThatStartsNoRegion) {
+TEST_P(RefCodingRoundTripTest, StreamingStopsBeforeAPointerThatStartsNoRegion) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
-  ChunkEncoder encoder(geometry);
+  ChunkEncoder encoder(geometry, pack_kinds());
   std::vector<Event> events = SlabEvents(11, 3000, header, 0);
   events[2000].size_class = 21;  // 1280 bytes.
   events[2000].ptr = 0x7f0000005000 + 1280 + 8;
@@ -544,13 +563,13 @@ TEST(RefCodingTest, KindTimeAndThreadErrorsAreNamedInColumnOrder) {
 // CRC, feeds the decoder): every outcome is a decoded chunk or an error,
 // never a read outside the columns (the ASan build checks that), and a
 // chunk that decodes gives the same events whole and in batches.
-TEST(RefCodingTest, CorruptedColumnsDecodeOrFailCleanly) {
+TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
   const TraceHeader header = JemallocTestHeader();
   const SlabGeometry geometry = *SlabGeometry::Create(header);
   const std::vector<Event> events = SlabEvents(5, 3000, header, 0);
-  ChunkEncoder encoder(geometry);
+  ChunkEncoder encoder(geometry, pack_kinds());
   encoder.Encode(events, 1000);
-  ASSERT_EQ(encoder.flags(), format::kChunkRefCoding);
+  ASSERT_EQ(encoder.flags(), ref_flags());
   const std::vector<uint8_t> good(encoder.data(),
                                   encoder.data() + encoder.size());
   std::mt19937_64 rng(17);
@@ -569,7 +588,7 @@ TEST(RefCodingTest, CorruptedColumnsDecodeOrFailCleanly) {
     uint64_t counts[kNumEventKinds] = {};
     const absl::Status status = decoder.Decode(
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
-        format::kChunkRefCoding, whole.data(), counts);
+        ref_flags(), whole.data(), counts);
     if (!status.ok()) {
       ++failed;
       EXPECT_THAT(std::string(status.message()),
@@ -578,8 +597,7 @@ TEST(RefCodingTest, CorruptedColumnsDecodeOrFailCleanly) {
     }
     ASSERT_TRUE(decoder
                     .Start(bad.data(), bad.size(),
-                           static_cast<uint32_t>(events.size()), 0,
-                           format::kChunkRefCoding)
+                           static_cast<uint32_t>(events.size()), 0, ref_flags())
                     .ok());
     size_t at = 0;
     while (decoder.remaining() > 0) {
@@ -595,6 +613,240 @@ TEST(RefCodingTest, CorruptedColumnsDecodeOrFailCleanly) {
     }
   }
   EXPECT_GT(failed, 0);
+}
+
+std::vector<std::vector<uint8_t>> SplitColumns(const uint8_t* p, size_t size) {
+  std::vector<std::vector<uint8_t>> columns;
+  const uint8_t* const end = p + size;
+  while (p < end) {
+    const uint32_t length = GetLe32(p);
+    columns.emplace_back(p + 4, p + 4 + length);
+    p += 4 + length;
+  }
+  return columns;
+}
+
+// Events of SlabEvents with every api, frequent thread changes and times
+// that move on a quarter of the events, so that a chunk has more than 15
+// symbols and some escape.
+std::vector<Event> ManySymbolEvents(uint64_t seed, int n,
+                                    const TraceHeader& header) {
+  std::vector<Event> events = SlabEvents(seed, n, header, 0);
+  std::mt19937_64 rng(seed);
+  uint64_t time = 0;
+  for (Event& e : events) {
+    e.api = static_cast<AllocApi>(rng() % 4 == 0 ? rng() % kNumAllocApis : 0);
+    e.thread = rng() % 16 == 0 ? static_cast<uint32_t>(rng() % 3) : 0;
+    time += rng() % 4 == 0 ? rng() % (rng() % 2 ? 100 : 10000000) : 0;
+    e.time_ns = time;
+  }
+  return events;
+}
+
+// The packed kind, time, table and escape columns, written one by one from
+// the format description; the other columns are those of the kind-byte
+// coding.
+TEST(PackedKindsTest, MatchesTheFormatDescription) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+  ChunkEncoder packed(geometry, /*pack_kinds=*/true);
+  ChunkEncoder bytes(geometry, /*pack_kinds=*/false);
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    for (int n : {1, 2, 3, 4001}) {
+      const std::vector<Event> events = ManySymbolEvents(seed, n, header);
+      packed.Encode(events, 1000);
+      bytes.Encode(events, 1000);
+      ASSERT_EQ(packed.flags(),
+                format::kChunkRefCoding | format::kChunkPackedKinds);
+      const auto got = SplitColumns(packed.data(), packed.size());
+      const auto kind_bytes = SplitColumns(bytes.data(), bytes.size());
+      ASSERT_EQ(got.size(), size_t{format::kNumPackedColumns});
+      for (int c = format::kRefThreadColumn; c < format::kNumRefColumns; ++c) {
+        EXPECT_EQ(got[c], kind_bytes[c]) << "column " << c;
+      }
+      // Symbols: kind byte | timed << 8, timed when the delta is not 0.
+      std::vector<int> symbols;
+      std::vector<uint8_t> times;
+      uint8_t buffer[kMaxVarintBytes];
+      uint64_t previous = 0;
+      for (size_t i = 0; i < events.size(); ++i) {
+        const uint64_t t = events[i].time_ns / 1000;
+        const uint64_t delta = ZigZag(static_cast<int64_t>(t - previous));
+        previous = t;
+        symbols.push_back(kind_bytes[format::kRefKindApiColumn][i] |
+                          (delta != 0 ? 0x100 : 0));
+        if (delta != 0) {
+          times.insert(times.end(), buffer, PutVarint(buffer, delta));
+        }
+      }
+      EXPECT_EQ(got[format::kSparseTimeColumn], times);
+      // The table: the most frequent symbols, ties to the smaller one.
+      std::vector<std::pair<int, int>> ranked;  // (-count, symbol)
+      for (int symbol = 0; symbol < 512; ++symbol) {
+        const int count = static_cast<int>(
+            std::count(symbols.begin(), symbols.end(), symbol));
+        if (count > 0) ranked.push_back({-count, symbol});
+      }
+      std::sort(ranked.begin(), ranked.end());
+      ranked.resize(std::min<size_t>(ranked.size(), 15));
+      std::vector<uint8_t> table;
+      for (const auto& [count, symbol] : ranked) {
+        table.push_back(static_cast<uint8_t>(symbol & 0xff));
+        table.push_back(static_cast<uint8_t>(symbol >> 8));
+      }
+      EXPECT_EQ(got[format::kKindTableColumn], table);
+      std::vector<uint8_t> codes((events.size() + 1) / 2, 0);
+      std::vector<uint8_t> escapes;
+      for (size_t i = 0; i < symbols.size(); ++i) {
+        int code = format::kEscapeCode;
+        for (size_t k = 0; k < ranked.size(); ++k) {
+          if (ranked[k].second == symbols[i]) code = static_cast<int>(k);
+        }
+        codes[i / 2] |= static_cast<uint8_t>(code << (4 * (i % 2)));
+        if (code == format::kEscapeCode) {
+          escapes.insert(escapes.end(), buffer,
+                         PutVarint(buffer, static_cast<uint64_t>(symbols[i])));
+        }
+      }
+      EXPECT_EQ(got[format::kKindCodeColumn], codes);
+      EXPECT_EQ(got[format::kKindEscapeColumn], escapes);
+      if (n == 4001) {
+        EXPECT_EQ(ranked.size(), 15u);
+        EXPECT_FALSE(escapes.empty());
+      }
+      ExpectDecodesTo(packed, geometry, 1000, events);
+    }
+  }
+}
+
+constexpr uint32_t kPackedFlags =
+    format::kChunkRefCoding | format::kChunkPackedKinds;
+
+// Columns of a packed chunk: the kind codes, time, thread, the six value
+// columns, the table and the escapes.
+std::vector<uint8_t> PackedChunk(const std::vector<std::string>& columns) {
+  std::vector<uint8_t> out;
+  for (const std::string& column : columns) {
+    uint8_t length[4];
+    PutLe32(length, static_cast<uint32_t>(column.size()));
+    out.insert(out.end(), length, length + 4);
+    out.insert(out.end(), column.begin(), column.end());
+  }
+  return out;
+}
+
+TEST(PackedKindsTest, MalformedColumnsAreRefused) {
+  // One allocation of class 0 with an explicit pointer; `codes`, `time`
+  // and `escapes` vary, the table has an untimed and a timed allocation.
+  const std::string table = Bytes({0x80, 0, 0x80, 1});
+  auto chunk = [&](const std::string& codes, const std::string& time,
+                   const std::string& kind_table = Bytes({0x80, 0, 0x80, 1}),
+                   const std::string& escapes = "") {
+    return PackedChunk({codes, time, "", Bytes({format::kRecentFrees}),
+                        Bytes({0}), Bytes({10}), "", "", "", kind_table,
+                        escapes});
+  };
+  auto error = [&](const std::vector<uint8_t>& bytes,
+                   uint32_t flags = kPackedFlags) {
+    return std::string(DecodeRefChunk(bytes, 1, flags).message());
+  };
+  EXPECT_TRUE(DecodeRefChunk(chunk(Bytes({0}), ""), 1, kPackedFlags).ok());
+  EXPECT_TRUE(
+      DecodeRefChunk(chunk(Bytes({1}), Bytes({2})), 1, kPackedFlags).ok());
+  EXPECT_TRUE(DecodeRefChunk(chunk(Bytes({15}), Bytes({2}), table,
+                                   Bytes({0x80, 0x03})),  // 0x180.
+                             1, kPackedFlags)
+                  .ok());
+  EXPECT_THAT(error(chunk(Bytes({0}), ""), format::kChunkPackedKinds),
+              testing::HasSubstr("packed kinds without the reference coding"));
+  EXPECT_THAT(error(chunk(Bytes({0, 0}), "")),
+              testing::HasSubstr("kind column has 2 bytes for 1 events"));
+  EXPECT_THAT(error(chunk(Bytes({0x10}), "")),
+              testing::HasSubstr("the last byte's unused half is not 0"));
+  EXPECT_THAT(error(chunk(Bytes({2}), "")),
+              testing::HasSubstr("event 0: kind code 2 is not in the kind "
+                                 "table"));
+  EXPECT_THAT(error(chunk(Bytes({0}), "", Bytes({0x80, 0, 0x80}))),
+              testing::HasSubstr("kind table of 3 bytes"));
+  EXPECT_THAT(error(chunk(Bytes({0}), "", std::string(32, '\0'))),
+              testing::HasSubstr("kind table of 32 bytes"));
+  EXPECT_THAT(error(chunk(Bytes({0}), "", Bytes({0xe0, 0}))),
+              testing::HasSubstr("kind table entry 0 (kind byte 0xe0, timed 0) "
+                                 "out of range"));
+  EXPECT_THAT(error(chunk(Bytes({0}), "", Bytes({0x80, 2}))),
+              testing::HasSubstr("kind table entry 0 (kind byte 0x80, timed 2) "
+                                 "out of range"));
+  // A timed event without a time.
+  EXPECT_THAT(error(chunk(Bytes({1}), "")),
+              testing::HasSubstr("event 0: varint overrun"));
+  // Escapes: missing, out of range (kind 3; above 2^9), left over.
+  EXPECT_THAT(error(chunk(Bytes({15}), "")),
+              testing::HasSubstr("event 0: varint overrun"));
+  EXPECT_THAT(error(chunk(Bytes({15}), "", table, Bytes({0xe0, 0x01}))),
+              testing::HasSubstr("event 0: escaped kind symbol 0xe0 out of "
+                                 "range"));
+  EXPECT_THAT(error(chunk(Bytes({15}), "", table, Bytes({0x80, 0x04}))),
+              testing::HasSubstr("event 0: escaped kind symbol 0x200 out of "
+                                 "range"));
+  EXPECT_THAT(error(chunk(Bytes({0}), "", table, Bytes({0}))),
+              testing::HasSubstr("column 10 has 1 bytes beyond its 1 events"));
+  // A time nobody reads.
+  EXPECT_THAT(error(chunk(Bytes({0}), Bytes({2}))),
+              testing::HasSubstr("column 1 has 1 bytes beyond its 1 events"));
+}
+
+// In long columns, the first bad code, escape or time is named by its
+// event, in any block and whatever the batch.
+TEST(PackedKindsTest, ErrorsInsideLongColumnsNameTheirEvent) {
+  constexpr int kEvents = 1001;  // two blocks, an odd count.
+  const std::string classes(kEvents,
+                            static_cast<char>(format::kRecentFrees + 21));
+  const std::string sizes(kEvents, '\0');
+  const std::string deltas(kEvents, '\x02');
+  const std::string table = Bytes({0x80, 0, 0x80, 1});
+  auto chunk = [&](const std::string& codes, const std::string& time,
+                   const std::string& escapes) {
+    return PackedChunk(
+        {codes, time, "", classes, sizes, deltas, "", "", "", table, escapes});
+  };
+  // Codes 0 (untimed) and 1 (timed) alternate: 501 timed events.
+  std::string codes((kEvents + 1) / 2, '\x10');
+  codes.back() = '\0';
+  const std::string times(kEvents / 2, '\x02');
+  const SlabGeometry geometry = *SlabGeometry::Create(JemallocTestHeader());
+  ChunkDecoder decoder(&geometry, 1);
+  std::vector<Event> out(kEvents);
+  uint64_t counts[kNumEventKinds] = {};
+  auto error = [&](const std::vector<uint8_t>& bytes, uint32_t batch) {
+    EXPECT_TRUE(
+        decoder.Start(bytes.data(), bytes.size(), kEvents, 0, kPackedFlags)
+            .ok());
+    absl::Status status;
+    while (status.ok() && decoder.remaining() > 0) {
+      status = decoder.DecodeNext(batch, out.data(), counts);
+    }
+    return std::string(status.message());
+  };
+  for (uint32_t batch : {1u, 512u, 1000u, uint32_t{kEvents}}) {
+    EXPECT_EQ(error(chunk(codes, times, ""), batch), "") << batch;
+    EXPECT_EQ(
+        out[kEvents % batch == 0 ? batch - 1 : kEvents % batch - 1].time_ns,
+        uint64_t{kEvents / 2})
+        << batch;
+    std::string bad = codes;
+    bad[350] = '\x12';  // event 700: code 2.
+    EXPECT_THAT(error(chunk(bad, times, ""), batch),
+                testing::HasSubstr("event 700: kind code 2 is not in the kind "
+                                   "table"))
+        << batch;
+    bad[350] = '\xf0';  // event 701 escaped, nothing in the escapes.
+    EXPECT_THAT(error(chunk(bad, times, ""), batch),
+                testing::HasSubstr("event 701: varint overrun"))
+        << batch;
+    EXPECT_THAT(error(chunk(codes, times.substr(0, 300), ""), batch),
+                testing::HasSubstr("event 601: varint overrun"))
+        << batch;
+  }
 }
 
 }  // namespace
