@@ -509,12 +509,7 @@ absl::Status TraceReader::Impl::NextBatch(TraceRecord* record) {
     record->kind_counts[k] =
         static_cast<uint32_t>(events_by_kind_[k] - before[k]);
   }
-  // While the run is in L1: cheaper here than in a caller's pass of its own.
-  uint32_t max_thread = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    max_thread = std::max(max_thread, events_[i].thread);
-  }
-  record->max_thread = max_thread;
+  record->max_thread = decoder_->max_thread();
   events_read_ += n;
   if (decoder_->remaining() == 0) {
     ++chunks_read_;

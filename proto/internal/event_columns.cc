@@ -654,6 +654,7 @@ absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
 absl::Status ChunkDecoder::DecodeNext(uint32_t n, Event* out,
                                       uint64_t kind_counts[kNumEventKinds]) {
   n = std::min(n, count_ - decoded_);
+  max_thread_ = 0;
   Cursors& c = cursors_;
   // Column by column within blocks that stay in L1: each loop is short and
   // its branches predictable.
@@ -858,6 +859,7 @@ absl::Status ChunkDecoder::DecodePackedLeading(
   const uint64_t seq = first_seq + begin;
   uint64_t time = c.time;
   uint32_t thread = c.thread;
+  uint32_t max_thread = max_thread_;
   uint32_t frees = 0;
   uint32_t resizes = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -910,9 +912,12 @@ absl::Status ChunkDecoder::DecodePackedLeading(
             absl::StrFormat("event %d: thread %d out of range", at, v));
       }
       thread = static_cast<uint32_t>(v);
+      max_thread = std::max(max_thread, thread);
     }
     e.thread = thread;
   }
+  // The first event has the thread it continues or one read above.
+  max_thread_ = std::max(max_thread, n > 0 ? out[0].thread : 0);
   c.at[format::kSparseTimeColumn] = time_p;
   c.at[format::kKindEscapeColumn] = escape_p;
   c.at[format::kRefThreadColumn] = thread_p;
@@ -1135,6 +1140,7 @@ uint32_t ChunkDecoder::DecodeFused(Cursors& c, const uint8_t* kind_api,
   const uint8_t* const thread_end = c.end[format::kThreadColumn];
   const uint64_t num_classes = last_ptr_.size();
   uint32_t thread = c.thread;
+  uint32_t max_thread = max_thread_;
   uint32_t i = 0;
   bool malformed = false;
   // In batches that cannot run out of any column: with k * kMaxVarintBytes
@@ -1169,6 +1175,7 @@ uint32_t ChunkDecoder::DecodeFused(Cursors& c, const uint8_t* kind_api,
       }
       thread = static_cast<uint32_t>(thread_v);
       out[i].thread = thread;
+      max_thread = std::max(max_thread, thread);
       store_time(i, time_v);
       store_class(i, class_v);
       store_size(i, size_v);
@@ -1186,6 +1193,7 @@ uint32_t ChunkDecoder::DecodeFused(Cursors& c, const uint8_t* kind_api,
   c.at[format::kPointerColumn] = ptr_p;
   c.at[format::kThreadColumn] = thread_p;
   c.thread = thread;
+  max_thread_ = max_thread;
   return i;
 }
 
@@ -1235,6 +1243,7 @@ absl::Status ChunkDecoder::DecodeThreads(Cursors& c, const uint8_t* kind_api,
   const uint8_t*& at = c.at[format::kThreadColumn];
   const uint8_t* const end = c.end[format::kThreadColumn];
   uint32_t thread = c.thread;
+  uint32_t max_thread = max_thread_;
   for (uint32_t i = first; i < n; ++i) {
     if ((kind_api[i] & format::kSameThreadBit) == 0) {
       uint64_t v;
@@ -1247,9 +1256,12 @@ absl::Status ChunkDecoder::DecodeThreads(Cursors& c, const uint8_t* kind_api,
             absl::StrFormat("event %d: thread %d out of range", begin + i, v));
       }
       thread = static_cast<uint32_t>(v);
+      max_thread = std::max(max_thread, thread);
     }
     out[i].thread = thread;
   }
+  // The first event has the thread it continues or one read above.
+  max_thread_ = std::max(max_thread, first < n ? out[first].thread : 0);
   c.thread = thread;
   return absl::OkStatus();
 }

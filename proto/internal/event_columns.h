@@ -197,6 +197,9 @@ class ChunkDecoder {
   absl::Status DecodeNext(uint32_t n, Event* out,
                           uint64_t kind_counts[kNumEventKinds]);
   uint32_t remaining() const { return count_ - decoded_; }
+  // The largest thread of the events the last DecodeNext() decoded (0 for
+  // none), found at the thread changes instead of in a pass of its own.
+  uint32_t max_thread() const { return max_thread_; }
 
  private:
   static constexpr int kMaxColumns = format::kNumPackedColumns;
@@ -279,6 +282,7 @@ class ChunkDecoder {
   int ptr_shift_ = 0;
   uint32_t count_ = 0;
   uint32_t decoded_ = 0;
+  uint32_t max_thread_ = 0;
 };
 
 }  // namespace internal

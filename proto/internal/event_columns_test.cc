@@ -165,6 +165,11 @@ TEST(ChunkDecoderTest, BatchesGiveTheSameEventsAsTheWholeChunk) {
       ASSERT_TRUE(decoder.DecodeNext(batch, out.data(), counts).ok()) << batch;
       const uint32_t n = before - decoder.remaining();
       ASSERT_EQ(n, std::min(batch, before));
+      uint32_t max_thread = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        max_thread = std::max(max_thread, out[i].thread);
+      }
+      ASSERT_EQ(decoder.max_thread(), max_thread) << batch;
       got.insert(got.end(), out.begin(), out.begin() + n);
     }
     ASSERT_EQ(got, whole) << batch;
@@ -205,6 +210,11 @@ void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
       const uint32_t before = decoder.remaining();
       const absl::Status status = decoder.DecodeNext(batch, out.data(), counts);
       ASSERT_TRUE(status.ok()) << status << " batch " << batch;
+      uint32_t max_thread = 0;
+      for (uint32_t i = 0; i < before - decoder.remaining(); ++i) {
+        max_thread = std::max(max_thread, out[i].thread);
+      }
+      ASSERT_EQ(decoder.max_thread(), max_thread) << "batch " << batch;
       for (uint32_t i = 0; i < before - decoder.remaining(); ++i, ++at) {
         Event want = events[at];
         want.time_ns = want.time_ns / resolution * resolution;
