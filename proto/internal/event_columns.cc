@@ -1,6 +1,7 @@
 #include "proto/internal/event_columns.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -556,6 +557,10 @@ ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
       time_resolution_ns_(time_resolution_ns),
       last_ptr_(geometry->num_classes(), 0),
       page_shift_(__builtin_ctzll(geometry->page_size())) {
+  for (uint64_t b = 0; b < 128; ++b) {
+    one_byte_delta_ns_[b] =
+        static_cast<uint64_t>(UnZigZag(b)) * time_resolution_ns;
+  }
   for (int c = 0; c < geometry->num_classes(); ++c) {
     class_sizes_.push_back(geometry->region_size(c));
     IndexCoding coding;
@@ -641,6 +646,7 @@ absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
     if (!status.ok()) return status;
   }
   c.time = 0;
+  c.time_ns = 0;
   c.thread = 0;
   std::fill(last_ptr_.begin(), last_ptr_.end(), 0);
   recent_allocs_.pushes = 0;
@@ -807,6 +813,30 @@ bool IsValidKindByte(uint32_t kind_byte) {
 
 }  // namespace
 
+// An entry of kind_codes_: what the decoder needs of a symbol.
+namespace {
+constexpr int kCodeSameThreadBit = 16;
+constexpr int kCodeTimedBit = 17;
+constexpr uint64_t kCodeEscaped = uint64_t{1} << 18;
+constexpr uint64_t kCodeMissing = uint64_t{1} << 19;
+constexpr int kCodeFreesShift = 32;
+constexpr int kCodeResizesShift = 48;
+
+// kind | api << 8 (the bytes of Event::kind and Event::api), the same-thread
+// and timed bits, and 1 in the free or resize counter.
+uint64_t CodeEntry(uint32_t symbol) {
+  const uint32_t kind = (symbol & 0x7f) >> format::kApiBits;
+  const uint32_t api = symbol & ((1u << format::kApiBits) - 1);
+  uint64_t entry = kind | api << 8;
+  entry |= uint64_t{(symbol & format::kSameThreadBit) != 0}
+           << kCodeSameThreadBit;
+  entry |= uint64_t{(symbol >> 8) & 1} << kCodeTimedBit;
+  if (kind == 1) entry |= uint64_t{1} << kCodeFreesShift;
+  if (kind == 2) entry |= uint64_t{1} << kCodeResizesShift;
+  return entry;
+}
+}  // namespace
+
 absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
   const uint8_t* const table = c.begin[format::kKindTableColumn];
   const size_t bytes = c.end[format::kKindTableColumn] - table;
@@ -818,7 +848,7 @@ absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
       static_cast<uint32_t>(bytes / format::kKindTableEntryBytes);
   for (uint32_t code = 0; code < 16; ++code) {
     kind_codes_[code] =
-        code == format::kEscapeCode ? kEscapedSymbol : kMissingSymbol;
+        code == format::kEscapeCode ? kCodeEscaped : kCodeMissing;
   }
   for (uint32_t code = 0; code < entries; ++code) {
     const uint8_t kind_byte = table[code * format::kKindTableEntryBytes];
@@ -828,7 +858,7 @@ absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
           "kind table entry %d (kind byte 0x%02x, timed %d) out of range", code,
           kind_byte, timed));
     }
-    kind_codes_[code] = kind_byte | uint32_t{timed} << 8;
+    kind_codes_[code] = CodeEntry(kind_byte | uint32_t{timed} << 8);
   }
   c.at[format::kKindTableColumn] = c.end[format::kKindTableColumn];
   // The unused half of an odd chunk's last byte must be 0, like bytes
@@ -842,12 +872,13 @@ absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
 absl::Status ChunkDecoder::DecodePackedLeading(
     Cursors& c, uint32_t begin, uint32_t n, uint64_t first_seq, Event* out,
     uint64_t kind_counts[kNumEventKinds]) {
-  // One pass for kinds, times and threads: each event costs a table load
-  // and no unpredictable branch. Escaped kinds, time deltas of more than
-  // one byte and thread changes take the rare branches.
-  // The cursors are locals, written back at the end: the stores into
-  // `out` could alias c, which would put each cursor's update through
-  // memory (a store-to-load wait per event).
+  // One pass for kinds, times and threads, two events per code byte, each
+  // a table load and no unpredictable branch: escaped kinds, time deltas
+  // of more than one byte and thread changes take the rare branches. The
+  // cursors are locals, written back at the end: the stores into `out`
+  // could alias c, which would put each cursor's update through memory.
+  static_assert(offsetof(Event, api) == offsetof(Event, kind) + 1,
+                "kind and api are stored as one 16-bit value");
   const uint8_t* const codes = c.begin[format::kKindCodeColumn];
   const uint8_t* time_p = c.at[format::kSparseTimeColumn];
   const uint8_t* const time_end = c.end[format::kSparseTimeColumn];
@@ -855,74 +886,96 @@ absl::Status ChunkDecoder::DecodePackedLeading(
   const uint8_t* const escape_end = c.end[format::kKindEscapeColumn];
   const uint8_t* thread_p = c.at[format::kRefThreadColumn];
   const uint8_t* const thread_end = c.end[format::kRefThreadColumn];
+  const uint64_t* const code_entries = kind_codes_;
+  const uint64_t* const delta_ns = one_byte_delta_ns_;
   const uint64_t resolution = time_resolution_ns_;
   const uint64_t seq = first_seq + begin;
-  uint64_t time = c.time;
+  uint64_t time_ns = c.time_ns;
   uint32_t thread = c.thread;
   uint32_t max_thread = max_thread_;
-  uint32_t frees = 0;
-  uint32_t resizes = 0;
-  for (uint32_t i = 0; i < n; ++i) {
+  uint64_t counts = 0;  // frees and resizes, as in the code entries.
+  absl::Status status;
+  // Decodes event i with the given code; false after an error.
+  auto decode = [&](uint32_t i, uint32_t code) __attribute__((always_inline)) {
+    uint64_t entry = code_entries[code];
     const uint32_t at = begin + i;
-    const uint32_t code = (codes[at >> 1] >> ((at & 1) << 2)) & 0xf;
-    uint32_t symbol = kind_codes_[code];
-    if (ABSL_PREDICT_FALSE(symbol >= kEscapedSymbol)) {
-      if (symbol == kMissingSymbol) {
-        return Malformed(absl::StrFormat(
+    if (ABSL_PREDICT_FALSE((entry & (kCodeEscaped | kCodeMissing)) != 0)) {
+      if (entry == kCodeMissing) {
+        status = Malformed(absl::StrFormat(
             "event %d: kind code %d is not in the kind table", at, code));
+        return false;
       }
       uint64_t v;
       if (!GetVarintFast(&escape_p, escape_end, &v)) {
-        return Malformed(absl::StrFormat("event %d: varint overrun", at));
+        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
+        return false;
       }
       if (v > 0x1ff || !IsValidKindByte(static_cast<uint32_t>(v))) {
-        return Malformed(absl::StrFormat(
+        status = Malformed(absl::StrFormat(
             "event %d: escaped kind symbol 0x%x out of range", at, v));
+        return false;
       }
-      symbol = static_cast<uint32_t>(v);
+      entry = CodeEntry(static_cast<uint32_t>(v));
     }
-    const uint32_t kind = (symbol & 0x7f) >> format::kApiBits;
-    frees += kind == 1;
-    resizes += kind == 2;
+    counts += entry;
     Event& e = out[i];
     e.seq = seq + i;
-    e.kind = static_cast<EventKind>(kind);
-    e.api = static_cast<AllocApi>(symbol & ((1u << format::kApiBits) - 1));
-    // Most deltas are one byte: an untimed event reads it too and does
-    // not move past it, so that the branch is on the length only.
-    // (A mask, not a conditional: gcc makes that a branch, which timed's
-    // randomness mispredicts.)
-    const uint32_t timed = (symbol >> 8) & 1;
-    uint64_t delta = 0;
+    const uint16_t kind_api = static_cast<uint16_t>(entry);
+    std::memcpy(&e.kind, &kind_api, sizeof(kind_api));
+    // A one-byte delta is read by untimed events too, masked to 0 and not
+    // moved past: the only branch is on the delta's length.
+    const uint32_t timed = (entry >> kCodeTimedBit) & 1;
     if (ABSL_PREDICT_TRUE(time_p < time_end && *time_p < 0x80)) {
-      delta = *time_p & (uint64_t{0} - timed);
+      time_ns += delta_ns[*time_p & (0u - timed)];
       time_p += timed;
-    } else if (timed && !GetVarintFast(&time_p, time_end, &delta)) {
-      return Malformed(absl::StrFormat("event %d: varint overrun", at));
+    } else if (timed) {
+      uint64_t delta;
+      if (!GetVarintFast(&time_p, time_end, &delta)) {
+        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
+        return false;
+      }
+      time_ns += static_cast<uint64_t>(UnZigZag(delta)) * resolution;
     }
-    time += static_cast<uint64_t>(UnZigZag(delta));
-    e.time_ns = time * resolution;
-    if (ABSL_PREDICT_FALSE((symbol & format::kSameThreadBit) == 0)) {
+    e.time_ns = time_ns;
+    if (ABSL_PREDICT_FALSE(((entry >> kCodeSameThreadBit) & 1) == 0)) {
       uint64_t v;
       if (!GetVarintFast(&thread_p, thread_end, &v)) {
-        return Malformed(absl::StrFormat("event %d: varint overrun", at));
+        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
+        return false;
       }
       if (v > std::numeric_limits<uint32_t>::max()) {
-        return Malformed(
+        status = Malformed(
             absl::StrFormat("event %d: thread %d out of range", at, v));
+        return false;
       }
       thread = static_cast<uint32_t>(v);
       max_thread = std::max(max_thread, thread);
     }
     e.thread = thread;
+    return true;
+  };
+  uint32_t i = 0;
+  bool ok = true;
+  if (n > 0 && (begin & 1) != 0) {  // the high half of a byte first.
+    ok = decode(0, codes[begin >> 1] >> 4);
+    i = 1;
   }
+  for (; ok && i + 1 < n; i += 2) {
+    const uint8_t byte = codes[(begin + i) >> 1];
+    ok = decode(i, byte & 0xf) && decode(i + 1, byte >> 4);
+  }
+  if (ok && i < n) ok = decode(i, codes[(begin + i) >> 1] & 0xf);
+  if (!ok) return status;
   // The first event has the thread it continues or one read above.
   max_thread_ = std::max(max_thread, n > 0 ? out[0].thread : 0);
   c.at[format::kSparseTimeColumn] = time_p;
   c.at[format::kKindEscapeColumn] = escape_p;
   c.at[format::kRefThreadColumn] = thread_p;
-  c.time = time;
+  c.time_ns = time_ns;
   c.thread = thread;
+  const uint32_t frees =
+      static_cast<uint32_t>(counts >> kCodeFreesShift) & 0xffff;
+  const uint32_t resizes = static_cast<uint32_t>(counts >> kCodeResizesShift);
   kind_counts[0] += n - frees - resizes;
   kind_counts[1] += frees;
   kind_counts[2] += resizes;

@@ -207,7 +207,8 @@ class ChunkDecoder {
     const uint8_t* begin[kMaxColumns];
     const uint8_t* at[kMaxColumns];
     const uint8_t* end[kMaxColumns];
-    uint64_t time = 0;
+    uint64_t time = 0;     // in time_resolution_ns units.
+    uint64_t time_ns = 0;  // packed kinds: the same in ns (mod 2^64).
     uint32_t thread = 0;
   };
   struct Recent {
@@ -273,11 +274,10 @@ class ChunkDecoder {
   int num_columns_ = format::kNumColumns;
   bool ref_coding_ = false;
   bool packed_kinds_ = false;
-  // With packed kinds: the symbol of each 4-bit code (kind byte | timed <<
-  // 8), or one of these two.
-  static constexpr uint32_t kEscapedSymbol = 1u << 9;
-  static constexpr uint32_t kMissingSymbol = 1u << 10;
-  uint32_t kind_codes_[16] = {};
+  // With packed kinds: what each 4-bit code stands for (event_columns.cc,
+  // CodeEntry), and the time step of each one-byte time delta.
+  uint64_t kind_codes_[16] = {};
+  uint64_t one_byte_delta_ns_[128] = {};
   uint64_t first_seq_ = 0;
   int ptr_shift_ = 0;
   uint32_t count_ = 0;
