@@ -241,6 +241,11 @@ class ChunkDecoder {
   // long as no column can run out and every value is valid; returns how
   // many it decoded.
   uint32_t DecodeRefsFused(Cursors& c, uint32_t n, Event* out);
+  // The entry of an explicit pointer: size class, zigzag delta of its
+  // slab-region index. False, with nothing changed, for a class or index
+  // out of range.
+  __attribute__((always_inline)) inline bool ExplicitPointer(
+      uint64_t size_class, uint64_t delta, Recent* recent);
   absl::Status DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
                            uint64_t first_seq, int ptr_shift, Event* out,
                            uint64_t kind_counts[kNumEventKinds]);
