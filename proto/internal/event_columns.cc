@@ -895,26 +895,30 @@ absl::Status ChunkDecoder::DecodePackedLeading(
   uint32_t thread = c.thread;
   uint32_t max_thread = max_thread_;
   uint64_t counts = 0;  // frees and resizes, as in the code entries.
-  absl::Status status;
-  // Decodes event i with the given code; false after an error.
+  // What stopped the loop, at event `bad_at`, with the value in question:
+  // the messages are made after the loop, which keeps calls (and the
+  // registers they clobber) out of it.
+  enum Problem { kNone, kMissingCode, kOverrun, kBadEscape, kBadThread };
+  Problem problem = kNone;
+  uint32_t bad_at = 0;
+  uint64_t bad_value = 0;
+  auto fail = [&](Problem p, uint32_t i, uint64_t value) {
+    problem = p;
+    bad_at = begin + i;
+    bad_value = value;
+    return false;
+  };
+  // Decodes event i with the given code; false at a problem.
   auto decode = [&](uint32_t i, uint32_t code) __attribute__((always_inline)) {
     uint64_t entry = code_entries[code];
-    const uint32_t at = begin + i;
     if (ABSL_PREDICT_FALSE((entry & (kCodeEscaped | kCodeMissing)) != 0)) {
-      if (entry == kCodeMissing) {
-        status = Malformed(absl::StrFormat(
-            "event %d: kind code %d is not in the kind table", at, code));
-        return false;
-      }
+      if (entry == kCodeMissing) return fail(kMissingCode, i, code);
       uint64_t v;
       if (!GetVarintFast(&escape_p, escape_end, &v)) {
-        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
-        return false;
+        return fail(kOverrun, i, 0);
       }
       if (v > 0x1ff || !IsValidKindByte(static_cast<uint32_t>(v))) {
-        status = Malformed(absl::StrFormat(
-            "event %d: escaped kind symbol 0x%x out of range", at, v));
-        return false;
+        return fail(kBadEscape, i, v);
       }
       entry = CodeEntry(static_cast<uint32_t>(v));
     }
@@ -932,8 +936,7 @@ absl::Status ChunkDecoder::DecodePackedLeading(
     } else if (timed) {
       uint64_t delta;
       if (!GetVarintFast(&time_p, time_end, &delta)) {
-        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
-        return false;
+        return fail(kOverrun, i, 0);
       }
       time_ns += static_cast<uint64_t>(UnZigZag(delta)) * resolution;
     }
@@ -941,13 +944,10 @@ absl::Status ChunkDecoder::DecodePackedLeading(
     if (ABSL_PREDICT_FALSE(((entry >> kCodeSameThreadBit) & 1) == 0)) {
       uint64_t v;
       if (!GetVarintFast(&thread_p, thread_end, &v)) {
-        status = Malformed(absl::StrFormat("event %d: varint overrun", at));
-        return false;
+        return fail(kOverrun, i, 0);
       }
       if (v > std::numeric_limits<uint32_t>::max()) {
-        status = Malformed(
-            absl::StrFormat("event %d: thread %d out of range", at, v));
-        return false;
+        return fail(kBadThread, i, v);
       }
       thread = static_cast<uint32_t>(v);
       max_thread = std::max(max_thread, thread);
@@ -966,7 +966,23 @@ absl::Status ChunkDecoder::DecodePackedLeading(
     ok = decode(i, byte & 0xf) && decode(i + 1, byte >> 4);
   }
   if (ok && i < n) ok = decode(i, codes[(begin + i) >> 1] & 0xf);
-  if (!ok) return status;
+  switch (problem) {
+    case kNone:
+      break;
+    case kMissingCode:
+      return Malformed(
+          absl::StrFormat("event %d: kind code %d is not in the kind table",
+                          bad_at, bad_value));
+    case kOverrun:
+      return Malformed(absl::StrFormat("event %d: varint overrun", bad_at));
+    case kBadEscape:
+      return Malformed(
+          absl::StrFormat("event %d: escaped kind symbol 0x%x out of range",
+                          bad_at, bad_value));
+    case kBadThread:
+      return Malformed(absl::StrFormat("event %d: thread %d out of range",
+                                       bad_at, bad_value));
+  }
   // The first event has the thread it continues or one read above.
   max_thread_ = std::max(max_thread, n > 0 ? out[0].thread : 0);
   c.at[format::kSparseTimeColumn] = time_p;
