@@ -126,7 +126,7 @@ class ChunkEncoder {
     uint64_t previous_time = 0;
     uint8_t* start[format::kNumPackedColumns] = {};
     uint8_t* at[format::kNumPackedColumns] = {};
-    uint16_t* symbols = nullptr;  // with packed kinds: the next symbol's.
+    uint8_t* timed = nullptr;  // with packed kinds: the next event's.
   };
   // False, with nothing to use, when a small-class pointer does not start a
   // region of its class.
@@ -137,7 +137,9 @@ class ChunkEncoder {
   std::vector<uint64_t> class_sizes_;
   bool ref_coding_ = false;
   bool pack_kinds_ = false;
-  std::vector<uint16_t> symbols_;  // the open chunk's, with packed kinds.
+  // With packed kinds, whether each event of the open chunk has a time
+  // delta (its kind bytes are in the kind column's room).
+  ByteBuffer timed_;
   // Reference coding: the geometry, and per class log2(regions per slab)
   // (log2(page) for large classes, whose index is the pointer itself).
   std::optional<SlabGeometry> geometry_;
