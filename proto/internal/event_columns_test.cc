@@ -192,37 +192,43 @@ std::vector<Event> SlabEvents(uint64_t seed, int n, const TraceHeader& header,
   return events;
 }
 
-// Decodes a chunk whole and in batches of several sizes; each must give
-// `events` with the slabs the geometry derives.
+// Decodes a chunk whole and in batches of several sizes, with pext where
+// the CPU has a fast one and without; each must give `events` with the
+// slabs the geometry derives.
 void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
                      uint64_t resolution, const std::vector<Event>& events) {
-  ChunkDecoder decoder(&geometry, resolution);
-  for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
-    ASSERT_TRUE(decoder
-                    .Start(encoder.data(), encoder.size(),
-                           static_cast<uint32_t>(events.size()), 0,
-                           encoder.flags())
-                    .ok());
-    std::vector<Event> out(batch);
-    uint64_t counts[kNumEventKinds] = {};
-    size_t at = 0;
-    while (decoder.remaining() > 0) {
-      const uint32_t before = decoder.remaining();
-      const absl::Status status = decoder.DecodeNext(batch, out.data(), counts);
-      ASSERT_TRUE(status.ok()) << status << " batch " << batch;
-      uint32_t max_thread = 0;
-      for (uint32_t i = 0; i < before - decoder.remaining(); ++i) {
-        max_thread = std::max(max_thread, out[i].thread);
+  for (bool allow_pext : {true, false}) {
+    SCOPED_TRACE(allow_pext ? "pext allowed" : "no pext");
+    ChunkDecoder decoder(&geometry, resolution, allow_pext);
+    if (!allow_pext) ASSERT_FALSE(decoder.uses_pext());
+    for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
+      ASSERT_TRUE(decoder
+                      .Start(encoder.data(), encoder.size(),
+                             static_cast<uint32_t>(events.size()), 0,
+                             encoder.flags())
+                      .ok());
+      std::vector<Event> out(batch);
+      uint64_t counts[kNumEventKinds] = {};
+      size_t at = 0;
+      while (decoder.remaining() > 0) {
+        const uint32_t before = decoder.remaining();
+        const absl::Status status =
+            decoder.DecodeNext(batch, out.data(), counts);
+        ASSERT_TRUE(status.ok()) << status << " batch " << batch;
+        uint32_t max_thread = 0;
+        for (uint32_t i = 0; i < before - decoder.remaining(); ++i) {
+          max_thread = std::max(max_thread, out[i].thread);
+        }
+        ASSERT_EQ(decoder.max_thread(), max_thread) << "batch " << batch;
+        for (uint32_t i = 0; i < before - decoder.remaining(); ++i, ++at) {
+          Event want = events[at];
+          want.time_ns = want.time_ns / resolution * resolution;
+          want.slab = geometry.GranuleOf(want.ptr, want.size_class);
+          ASSERT_EQ(out[i], want) << "event " << at << " batch " << batch;
+        }
       }
-      ASSERT_EQ(decoder.max_thread(), max_thread) << "batch " << batch;
-      for (uint32_t i = 0; i < before - decoder.remaining(); ++i, ++at) {
-        Event want = events[at];
-        want.time_ns = want.time_ns / resolution * resolution;
-        want.slab = geometry.GranuleOf(want.ptr, want.size_class);
-        ASSERT_EQ(out[i], want) << "event " << at << " batch " << batch;
-      }
+      ASSERT_EQ(at, events.size());
     }
-    ASSERT_EQ(at, events.size());
   }
 }
 
@@ -584,7 +590,9 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
                                   encoder.data() + encoder.size());
   std::mt19937_64 rng(17);
   ChunkDecoder decoder(&geometry, 1000);
+  ChunkDecoder without_pext(&geometry, 1000, /*allow_pext=*/false);
   std::vector<Event> whole(events.size());
+  std::vector<Event> plain(events.size());
   std::vector<Event> batch(512);
   int failed = 0;
   for (int trial = 0; trial < 3000; ++trial) {
@@ -599,6 +607,12 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
     const absl::Status status = decoder.Decode(
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
         ref_flags(), whole.data(), counts);
+    // Without pext: the same outcome, event for event.
+    const absl::Status plain_status = without_pext.Decode(
+        bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
+        ref_flags(), plain.data(), counts);
+    ASSERT_EQ(status, plain_status) << trial;
+    if (status.ok()) ASSERT_EQ(plain, whole) << trial;
     if (!status.ok()) {
       ++failed;
       EXPECT_THAT(std::string(status.message()),
