@@ -200,7 +200,9 @@ void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
   for (bool allow_pext : {true, false}) {
     SCOPED_TRACE(allow_pext ? "pext allowed" : "no pext");
     ChunkDecoder decoder(&geometry, resolution, allow_pext);
-    if (!allow_pext) ASSERT_FALSE(decoder.uses_pext());
+    if (!allow_pext) {
+      ASSERT_FALSE(decoder.uses_pext());
+    }
     for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
       ASSERT_TRUE(decoder
                       .Start(encoder.data(), encoder.size(),
@@ -612,7 +614,9 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
         ref_flags(), plain.data(), counts);
     ASSERT_EQ(status, plain_status) << trial;
-    if (status.ok()) ASSERT_EQ(plain, whole) << trial;
+    if (status.ok()) {
+      ASSERT_EQ(plain, whole) << trial;
+    }
     if (!status.ok()) {
       ++failed;
       EXPECT_THAT(std::string(status.message()),
