@@ -382,20 +382,25 @@ TEST_P(RefCodingRoundTripTest, StreamingStopsBeforeAPointerThatStartsNoRegion) {
                   std::vector<Event>(events.begin(), events.begin() + 100));
 }
 
-// Columns of a reference-coded chunk of `kinds.size()` events from the
-// given column contents (the time column is all zeros).
-std::vector<uint8_t> RefChunk(const std::string& kinds,
-                              const std::vector<std::string>& columns) {
-  std::vector<std::string> all = {kinds, std::string(kinds.size(), '\0'), ""};
-  all.insert(all.end(), columns.begin(), columns.end());
+// A chunk's payload: each column behind its length.
+std::vector<uint8_t> ChunkOf(const std::vector<std::string>& columns) {
   std::vector<uint8_t> out;
-  for (const std::string& column : all) {
+  for (const std::string& column : columns) {
     uint8_t length[4];
     PutLe32(length, static_cast<uint32_t>(column.size()));
     out.insert(out.end(), length, length + 4);
     out.insert(out.end(), column.begin(), column.end());
   }
   return out;
+}
+
+// Columns of a reference-coded chunk of `kinds.size()` events from the
+// given column contents (the time column is all zeros).
+std::vector<uint8_t> RefChunk(const std::string& kinds,
+                              const std::vector<std::string>& columns) {
+  std::vector<std::string> all = {kinds, std::string(kinds.size(), '\0'), ""};
+  all.insert(all.end(), columns.begin(), columns.end());
+  return ChunkOf(all);
 }
 
 absl::Status DecodeRefChunk(const std::vector<uint8_t>& chunk, uint32_t count,
@@ -750,19 +755,6 @@ TEST(PackedKindsTest, MatchesTheFormatDescription) {
 constexpr uint32_t kPackedFlags =
     format::kChunkRefCoding | format::kChunkPackedKinds;
 
-// Columns of a packed chunk: the kind codes, time, thread, the six value
-// columns, the table and the escapes.
-std::vector<uint8_t> PackedChunk(const std::vector<std::string>& columns) {
-  std::vector<uint8_t> out;
-  for (const std::string& column : columns) {
-    uint8_t length[4];
-    PutLe32(length, static_cast<uint32_t>(column.size()));
-    out.insert(out.end(), length, length + 4);
-    out.insert(out.end(), column.begin(), column.end());
-  }
-  return out;
-}
-
 TEST(PackedKindsTest, MalformedColumnsAreRefused) {
   // One allocation of class 0 with an explicit pointer; `codes`, `time`
   // and `escapes` vary, the table has an untimed and a timed allocation.
@@ -770,9 +762,8 @@ TEST(PackedKindsTest, MalformedColumnsAreRefused) {
   auto chunk = [&](const std::string& codes, const std::string& time,
                    const std::string& kind_table = Bytes({0x80, 0, 0x80, 1}),
                    const std::string& escapes = "") {
-    return PackedChunk({codes, time, "", Bytes({format::kRecentFrees}),
-                        Bytes({0}), Bytes({10}), "", "", "", kind_table,
-                        escapes});
+    return ChunkOf({codes, time, "", Bytes({format::kRecentFrees}), Bytes({0}),
+                    Bytes({10}), "", "", "", kind_table, escapes});
   };
   auto error = [&](const std::vector<uint8_t>& bytes,
                    uint32_t flags = kPackedFlags) {
@@ -834,7 +825,7 @@ TEST(PackedKindsTest, ErrorsInsideLongColumnsNameTheirEvent) {
   const std::string table = Bytes({0x80, 0, 0x80, 1});
   auto chunk = [&](const std::string& codes, const std::string& time,
                    const std::string& escapes) {
-    return PackedChunk(
+    return ChunkOf(
         {codes, time, "", classes, sizes, deltas, "", "", "", table, escapes});
   };
   // Codes 0 (untimed) and 1 (timed) alternate: 501 timed events.
