@@ -167,6 +167,16 @@ __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
   return i;
 }
 
+// A store(i, value) for DecodeVarints over a time column: adds the zigzag
+// delta to `time` (in resolution units) and gives event i its time in ns.
+auto TimeStore(uint64_t& time, uint64_t resolution, Event* out) {
+  return [&time, resolution, out](uint32_t i, uint64_t v) {
+    time += static_cast<uint64_t>(UnZigZag(v));
+    out[i].time_ns = time * resolution;
+    return true;
+  };
+}
+
 // The kind+api, time and thread columns, which every coding starts with,
 // written event by event: kind and time straight to their place in the
 // chunk (the kind column's length is the event count), the thread column
@@ -854,11 +864,7 @@ absl::Status ChunkDecoder::DecodeLeading(Cursors& c, uint32_t begin, uint32_t n,
   if (!status.ok()) return status;
   uint64_t time = c.time;
   const uint64_t resolution = time_resolution_ns_;
-  auto store_time = [&](uint32_t i, uint64_t v) {
-    time += static_cast<uint64_t>(UnZigZag(v));
-    out[i].time_ns = time * resolution;
-    return true;
-  };
+  auto store_time = TimeStore(time, resolution, out);
   const uint32_t timed = DecodeVarints<kOneByteFirst>(
       c.at[format::kRefTimeColumn], c.end[format::kRefTimeColumn], 0, n,
       store_time);
@@ -1228,11 +1234,7 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   // uint64_t member, which would force a reload per event.
   uint64_t time = c.time;
   const uint64_t resolution = time_resolution_ns_;
-  auto store_time = [&](uint32_t i, uint64_t v) {
-    time += static_cast<uint64_t>(UnZigZag(v));
-    out[i].time_ns = time * resolution;
-    return true;
-  };
+  auto store_time = TimeStore(time, resolution, out);
   absl::Status rejected;
   const uint64_t num_classes = last_ptr_.size();
   auto store_class = [&](uint32_t i, uint64_t v) {
