@@ -219,7 +219,10 @@ TEST_F(KnownCallsTest, NoFreeBeforeAllocNoAddressLiveTwice) {
 // the writer gives them the time of the last timed event before them. The
 // pause between two bursts must stay a pause (the first call after it is
 // timed); an untimed call that follows a shorter pause of its thread may
-// come out early by up to one writer cycle (20 ms), never late.
+// come out early by up to one writer cycle, never late. That cycle is
+// 20 ms at most only while the writer gets a core: on a loaded machine it
+// was 27 ms once in 20 runs, so the first burst is measured from its 17th
+// call, by when one of its calls has been timed (at least every 16th is).
 TEST_F(KnownCallsTest, TimesFollowBurstsAndPauses) {
   ASSERT_NE(trace_, nullptr);
   const std::vector<uint64_t>& timing = expectations_->timing;
@@ -240,9 +243,10 @@ TEST_F(KnownCallsTest, TimesFollowBurstsAndPauses) {
   ASSERT_EQ(times2.size(), pairs);
   // Resolution (1 µs) and the TSC's calibration against CLOCK_MONOTONIC.
   const auto slack = [](uint64_t ns) { return ns / 50 + 2000; };
-  constexpr uint64_t kWriterCycleNs = 20'000'000;
-  EXPECT_LE(times1.back() - times1.front(),
-            burst1_ns + kWriterCycleNs + slack(burst1_ns));
+  constexpr size_t kTimedByPair = 8;  // two calls a pair, 16 calls.
+  ASSERT_GT(pairs, kTimedByPair);
+  EXPECT_LE(times1.front(), times1[kTimedByPair]);
+  EXPECT_LE(times1.back() - times1[kTimedByPair], burst1_ns + slack(burst1_ns));
   EXPECT_LE(times2.back() - times2.front(), burst2_ns + slack(burst2_ns));
   const uint64_t recorded_gap = times2.front() - times1.back();
   EXPECT_GE(recorded_gap, gap_ns - slack(gap_ns));

@@ -14,8 +14,8 @@
 // CallClock promises:
 //  - a thread's first call is timed, and so is its first call after each
 //    writer wake-up (`writer_epoch` changed), so an untimed call is never
-//    more than one writer cycle (at most 20 ms) after a timed call of its
-//    thread;
+//    more than one writer cycle (20 ms at most while the writer gets a
+//    core) after a timed call of its thread;
 //  - when the last timed window of a thread averaged more than
 //    kBusyTicksPerCall per call, every call is timed until a window is
 //    faster again;
