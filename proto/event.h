@@ -54,13 +54,14 @@ struct Event {
   uint64_t time_ns = 0;  // since the start of recording, at the header's
                          // time_resolution_ns.
   uint64_t ptr = 0;      // address the application sees.
+  // Granule address, filled in by TraceReader from the header geometry:
+  // the slab base for small classes, the page-aligned extent base for large.
+  // Ignored by TraceWriter. (Next to ptr: the decoder copies the two as
+  // one 16-byte value.)
+  uint64_t slab = 0;
   // Requested bytes for kAlloc/kResize; for kFree the size the caller
   // passed (sdallocx, sized delete) or 0 when it passed none.
   uint64_t size = 0;
-  // Granule address, filled in by TraceReader from the header geometry:
-  // the slab base for small classes, the page-aligned extent base for large.
-  // Ignored by TraceWriter.
-  uint64_t slab = 0;
   uint32_t thread = 0;      // recorder-assigned thread number, from 0.
   uint16_t size_class = 0;  // index into TraceHeader.size_classes (usable
                             // size class of the block, after alignment).
