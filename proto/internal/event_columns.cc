@@ -168,11 +168,11 @@ __attribute__((always_inline)) inline uint32_t DecodeVarints(const uint8_t*& at,
 }
 
 // A store(i, value) for DecodeVarints over a time column: adds the zigzag
-// delta to `time` (in resolution units) and gives event i its time in ns.
-auto TimeStore(uint64_t& time, uint64_t resolution, Event* out) {
-  return [&time, resolution, out](uint32_t i, uint64_t v) {
-    time += static_cast<uint64_t>(UnZigZag(v));
-    out[i].time_ns = time * resolution;
+// delta, in resolution units, to `time_ns` and gives event i that time.
+auto TimeStore(uint64_t& time_ns, uint64_t resolution, Event* out) {
+  return [&time_ns, resolution, out](uint32_t i, uint64_t v) {
+    time_ns += static_cast<uint64_t>(UnZigZag(v)) * resolution;
+    out[i].time_ns = time_ns;
     return true;
   };
 }
@@ -719,7 +719,6 @@ absl::Status ChunkDecoder::Start(const uint8_t* data, size_t size,
     absl::Status status = ReadKindTable(c, count);
     if (!status.ok()) return status;
   }
-  c.time = 0;
   c.time_ns = 0;
   c.thread = 0;
   std::fill(last_ptr_.begin(), last_ptr_.end(), 0);
@@ -862,13 +861,13 @@ absl::Status ChunkDecoder::DecodeLeading(Cursors& c, uint32_t begin, uint32_t n,
   absl::Status status =
       DecodeKinds(kind_api, begin, n, first_seq, out, kind_counts);
   if (!status.ok()) return status;
-  uint64_t time = c.time;
+  uint64_t time_ns = c.time_ns;
   const uint64_t resolution = time_resolution_ns_;
-  auto store_time = TimeStore(time, resolution, out);
+  auto store_time = TimeStore(time_ns, resolution, out);
   const uint32_t timed = DecodeVarints<kOneByteFirst>(
       c.at[format::kRefTimeColumn], c.end[format::kRefTimeColumn], 0, n,
       store_time);
-  c.time = time;
+  c.time_ns = time_ns;
   if (timed != n) {
     return Malformed(
         absl::StrFormat("event %d: varint overrun", begin + timed));
@@ -1232,9 +1231,9 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
 
   // Locals instead of members: the stores into `out` could alias a
   // uint64_t member, which would force a reload per event.
-  uint64_t time = c.time;
+  uint64_t time_ns = c.time_ns;
   const uint64_t resolution = time_resolution_ns_;
-  auto store_time = TimeStore(time, resolution, out);
+  auto store_time = TimeStore(time_ns, resolution, out);
   absl::Status rejected;
   const uint64_t num_classes = last_ptr_.size();
   auto store_class = [&](uint32_t i, uint64_t v) {
@@ -1271,7 +1270,7 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
 
   const uint32_t fused = DecodeFused(c, kind_api, n, out, store_time,
                                      store_class, store_size, store_ptr);
-  c.time = time;
+  c.time_ns = time_ns;
   if (fused == n) return absl::OkStatus();
 
   // The rest column by column, with bounds checks. Events before `fused`
@@ -1286,7 +1285,7 @@ absl::Status ChunkDecoder::DecodeBlock(Cursors& c, uint32_t begin, uint32_t n,
   status = finish(DecodeVarints<kOneByteFirst>(c.at[format::kTimeColumn],
                                                c.end[format::kTimeColumn],
                                                fused, n, store_time));
-  c.time = time;
+  c.time_ns = time_ns;
   if (!status.ok()) return status;
   status = DecodeThreads(c, kind_api, begin, fused, n, out);
   if (!status.ok()) return status;

@@ -216,8 +216,7 @@ class ChunkDecoder {
     const uint8_t* begin[kMaxColumns];
     const uint8_t* at[kMaxColumns];
     const uint8_t* end[kMaxColumns];
-    uint64_t time = 0;     // in time_resolution_ns units.
-    uint64_t time_ns = 0;  // packed kinds: the same in ns (mod 2^64).
+    uint64_t time_ns = 0;  // the previous event's (mod 2^64).
     uint32_t thread = 0;
   };
   struct Recent {
