@@ -2,6 +2,7 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <immintrin.h>
 #endif
 
 #include <algorithm>
@@ -40,6 +41,15 @@ bool HasFastPext() {
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
   const unsigned family = ((eax >> 8) & 0xf) + ((eax >> 20) & 0xff);
   return family >= 0x19;
+#else
+  return false;
+#endif
+}
+
+bool HasSsse3() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("popcnt");
 #else
   return false;
 #endif
@@ -625,8 +635,10 @@ void ChunkEncoder::EncodeClassic(absl::Span<const Event> events,
 }
 
 ChunkDecoder::ChunkDecoder(const SlabGeometry* geometry,
-                           uint64_t time_resolution_ns, bool allow_pext)
-    : use_pext_(allow_pext && HasFastPext()),
+                           uint64_t time_resolution_ns,
+                           bool allow_isa_extensions)
+    : use_pext_(allow_isa_extensions && HasFastPext()),
+      use_ssse3_(allow_isa_extensions && HasSsse3()),
       geometry_(geometry),
       time_resolution_ns_(time_resolution_ns),
       last_ptr_(geometry->num_classes(), 0),
@@ -934,6 +946,18 @@ absl::Status ChunkDecoder::ReadKindTable(Cursors& c, uint32_t count) {
     }
     kind_codes_[code] = CodeEntry(kind_byte | uint32_t{timed} << 8);
   }
+  for (uint32_t code = 0; code < 16; ++code) {
+    const uint64_t entry = kind_codes_[code];
+    const bool slow = (entry & (kCodeEscaped | kCodeMissing)) != 0 ||
+                      ((entry >> kCodeSameThreadBit) & 1) == 0;
+    code_lanes_.slow[code] = slow ? 0x80 : 0;
+    code_lanes_.timed[code] = ((entry >> kCodeTimedBit) & 1) != 0 ? 0x80 : 0;
+    code_lanes_.free[code] = ((entry >> kCodeFreesShift) & 1) != 0 ? 0xff : 0;
+    code_lanes_.resize[code] =
+        ((entry >> kCodeResizesShift) & 1) != 0 ? 0xff : 0;
+    code_lanes_.kind[code] = static_cast<uint8_t>(entry);
+    code_lanes_.api[code] = static_cast<uint8_t>(entry >> 8);
+  }
   c.at[format::kKindTableColumn] = c.end[format::kKindTableColumn];
   // The unused half of an odd chunk's last byte must be 0, like bytes
   // left over in a column.
@@ -1034,9 +1058,22 @@ absl::Status ChunkDecoder::DecodePackedLeading(
     ok = decode(0, codes[begin >> 1] >> 4);
     i = 1;
   }
-  for (; ok && i + 1 < n; i += 2) {
-    const uint8_t byte = codes[(begin + i) >> 1];
-    ok = decode(i, byte & 0xf) && decode(i + 1, byte >> 4);
+  while (ok && i + 1 < n) {
+#if defined(__x86_64__)
+    if (use_ssse3_) {
+      PackedRun run{time_p, time_end, time_ns, thread};
+      i = DecodePackedGroups(run, codes, begin, i, n, seq, out);
+      time_p = run.time_p;
+      time_ns = run.time_ns;
+      counts += uint64_t{run.frees} << kCodeFreesShift |
+                uint64_t{run.resizes} << kCodeResizesShift;
+    }
+#endif
+    // The group the fast path stopped at, event by event.
+    for (const uint32_t end = std::min(n, i + 16); ok && i + 1 < end; i += 2) {
+      const uint8_t byte = codes[(begin + i) >> 1];
+      ok = decode(i, byte & 0xf) && decode(i + 1, byte >> 4);
+    }
   }
   if (ok && i < n) ok = decode(i, codes[(begin + i) >> 1] & 0xf);
   switch (problem) {
@@ -1071,6 +1108,111 @@ absl::Status ChunkDecoder::DecodePackedLeading(
   kind_counts[2] += resizes;
   return absl::OkStatus();
 }
+
+#if defined(__x86_64__)
+namespace {
+
+// For each 8-bit mask of timed events, the pshufb control that moves the
+// next time bytes to them: event j's lane gets the number of timed events
+// before it, an untimed event's lane 0x80, which selects 0.
+struct TimeSpread {
+  uint64_t lanes[256];
+};
+constexpr TimeSpread MakeTimeSpread() {
+  TimeSpread spread{};
+  for (uint32_t mask = 0; mask < 256; ++mask) {
+    uint64_t lanes = 0;
+    uint32_t rank = 0;
+    for (uint32_t j = 0; j < 8; ++j) {
+      const uint64_t lane = (mask >> j) & 1 ? rank++ : 0x80;
+      lanes |= lane << (8 * j);
+    }
+    spread.lanes[mask] = lanes;
+  }
+  return spread;
+}
+constexpr TimeSpread kTimeSpread = MakeTimeSpread();
+
+}  // namespace
+
+uint32_t ChunkDecoder::DecodePackedGroups(PackedRun& run, const uint8_t* codes,
+                                          uint32_t begin, uint32_t i,
+                                          uint32_t n, uint64_t seq,
+                                          Event* out) {
+  const auto lanes = [](const uint8_t* table) {
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(table));
+  };
+  const __m128i slow_lanes = lanes(code_lanes_.slow);
+  const __m128i timed_lanes = lanes(code_lanes_.timed);
+  const __m128i free_lanes = lanes(code_lanes_.free);
+  const __m128i resize_lanes = lanes(code_lanes_.resize);
+  const __m128i kind_lanes = lanes(code_lanes_.kind);
+  const __m128i api_lanes = lanes(code_lanes_.api);
+  const __m128i low_nibbles = _mm_set1_epi8(0x0f);
+  const uint64_t* const delta_ns = one_byte_delta_ns_;
+  const uint8_t* time_p = run.time_p;
+  const uint8_t* const time_end = run.time_end;
+  uint64_t time_ns = run.time_ns;
+  const uint32_t thread = run.thread;
+  uint32_t frees = 0;
+  uint32_t resizes = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadl_epi64(
+        reinterpret_cast<const __m128i*>(codes + ((begin + i) >> 1)));
+    const __m128i code =
+        _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles),
+                          _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+    if (_mm_movemask_epi8(_mm_shuffle_epi8(slow_lanes, code)) != 0) break;
+    if (time_end - time_p < 16) break;
+    const uint32_t timed = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_shuffle_epi8(timed_lanes, code)));
+    const uint32_t timed_events = __builtin_popcount(timed);
+    const __m128i time_bytes =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(time_p));
+    // A delta of more than one byte among the group's.
+    if ((static_cast<uint32_t>(_mm_movemask_epi8(time_bytes)) &
+         ((uint32_t{1} << timed_events) - 1)) != 0) {
+      break;
+    }
+    const __m128i spread = _mm_unpacklo_epi64(
+        _mm_loadl_epi64(
+            reinterpret_cast<const __m128i*>(&kTimeSpread.lanes[timed & 0xff])),
+        _mm_add_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(
+                         &kTimeSpread.lanes[timed >> 8])),
+                     _mm_set1_epi8(
+                         static_cast<char>(__builtin_popcount(timed & 0xff)))));
+    alignas(16) uint8_t delta[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(delta),
+                    _mm_shuffle_epi8(time_bytes, spread));
+    const __m128i kinds = _mm_shuffle_epi8(kind_lanes, code);
+    const __m128i apis = _mm_shuffle_epi8(api_lanes, code);
+    alignas(16) uint16_t kind_api[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(kind_api),
+                    _mm_unpacklo_epi8(kinds, apis));
+    _mm_store_si128(reinterpret_cast<__m128i*>(kind_api + 8),
+                    _mm_unpackhi_epi8(kinds, apis));
+    frees += __builtin_popcount(static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_shuffle_epi8(free_lanes, code))));
+    resizes += __builtin_popcount(static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_shuffle_epi8(resize_lanes, code))));
+    time_p += timed_events;
+    Event* const e = out + i;
+#pragma GCC unroll 16
+    for (uint32_t j = 0; j < 16; ++j) {
+      e[j].seq = seq + i + j;
+      time_ns += delta_ns[delta[j]];
+      e[j].time_ns = time_ns;
+      std::memcpy(&e[j].kind, &kind_api[j], sizeof(kind_api[j]));
+      e[j].thread = thread;
+    }
+  }
+  run.time_p = time_p;
+  run.time_ns = time_ns;
+  run.frees = frees;
+  run.resizes = resizes;
+  return i;
+}
+#endif
 
 bool ChunkDecoder::ExplicitPointer(uint64_t size_class, uint64_t delta,
                                    Recent* recent) {

@@ -180,12 +180,15 @@ class ChunkDecoder {
   // the same first error as decoding the chunk whole.
   static constexpr uint32_t kBlockEvents = 512;
 
-  // With `allow_pext`, pointer varints are decoded with BMI2's pext where
-  // the CPU has a fast one (uses_pext()); the events are the same either
-  // way (tests decode with both).
+  // With `allow_isa_extensions`, pointer varints are decoded with BMI2's
+  // pext where the CPU has a fast one (uses_pext()), and packed kinds 16
+  // events at a time with SSSE3 where it has that (uses_ssse3()); the
+  // events are the same either way (tests decode with both).
   explicit ChunkDecoder(const SlabGeometry* geometry,
-                        uint64_t time_resolution_ns, bool allow_pext = true);
+                        uint64_t time_resolution_ns,
+                        bool allow_isa_extensions = true);
   bool uses_pext() const { return use_pext_; }
+  bool uses_ssse3() const { return use_ssse3_; }
 
   // Decodes `count` events from the uncompressed column bytes into
   // out[0, count), numbering them from first_seq and filling in `slab`.
@@ -240,8 +243,27 @@ class ChunkDecoder {
   absl::Status DecodePackedLeading(Cursors& c, uint32_t begin, uint32_t n,
                                    uint64_t first_seq, Event* out,
                                    uint64_t kind_counts[kNumEventKinds]);
-  // Checks the started chunk's kind table into kind_codes_.
+  // Checks the started chunk's kind table into kind_codes_ and
+  // code_lanes_.
   absl::Status ReadKindTable(Cursors& c, uint32_t count);
+  // The packed pass's time and thread state, for DecodePackedGroups.
+  struct PackedRun {
+    const uint8_t* time_p;
+    const uint8_t* time_end;
+    uint64_t time_ns;
+    uint32_t thread;
+    uint32_t frees = 0;  // counted by the groups decoded.
+    uint32_t resizes = 0;
+  };
+#if defined(__x86_64__)
+  // Decodes events [i, n) of a block (begin + i even) 16 at a time for as
+  // long as a group of 16 has no escaped or missing code and no thread
+  // change, and its time deltas all are one byte long; returns where it
+  // stopped (a multiple of 16 past i). The rest is the scalar pass's.
+  __attribute__((target("ssse3,popcnt"))) uint32_t DecodePackedGroups(
+      PackedRun& run, const uint8_t* codes, uint32_t begin, uint32_t i,
+      uint32_t n, uint64_t seq, Event* out);
+#endif
   absl::Status DecodeRefBlock(Cursors& c, uint32_t begin, uint32_t n,
                               uint64_t first_seq, Event* out,
                               uint64_t kind_counts[kNumEventKinds]);
@@ -285,6 +307,7 @@ class ChunkDecoder {
                        StorePtr& store_ptr);
 
   bool use_pext_;
+  bool use_ssse3_;
   const SlabGeometry* geometry_;
   uint64_t time_resolution_ns_;
   std::vector<uint64_t> class_sizes_;  // the geometry's, without bounds checks.
@@ -301,6 +324,19 @@ class ChunkDecoder {
   // With packed kinds: what each 4-bit code stands for (event_columns.cc,
   // CodeEntry), and the time step of each one-byte time delta.
   uint64_t kind_codes_[16] = {};
+  // The same per code as byte lanes for pshufb: 0x80 where a code cannot
+  // take the group path (escaped, missing, or a thread change) or is
+  // timed, 0xff for a free or a resize, and the Event::kind and ::api
+  // bytes.
+  struct CodeLanes {
+    alignas(16) uint8_t slow[16];
+    alignas(16) uint8_t timed[16];
+    alignas(16) uint8_t free[16];
+    alignas(16) uint8_t resize[16];
+    alignas(16) uint8_t kind[16];
+    alignas(16) uint8_t api[16];
+  };
+  CodeLanes code_lanes_ = {};
   uint64_t one_byte_delta_ns_[128] = {};
   uint64_t first_seq_ = 0;
   int ptr_shift_ = 0;

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/internal/frame.h"
@@ -192,16 +193,17 @@ std::vector<Event> SlabEvents(uint64_t seed, int n, const TraceHeader& header,
   return events;
 }
 
-// Decodes a chunk whole and in batches of several sizes, with pext where
-// the CPU has a fast one and without; each must give `events` with the
-// slabs the geometry derives.
+// Decodes a chunk whole and in batches of several sizes, with the ISA
+// extensions the CPU has (pext, SSSE3) and without; each must give `events`
+// with the slabs the geometry derives.
 void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
                      uint64_t resolution, const std::vector<Event>& events) {
-  for (bool allow_pext : {true, false}) {
-    SCOPED_TRACE(allow_pext ? "pext allowed" : "no pext");
-    ChunkDecoder decoder(&geometry, resolution, allow_pext);
-    if (!allow_pext) {
+  for (bool allow_isa_extensions : {true, false}) {
+    SCOPED_TRACE(allow_isa_extensions ? "ISA extensions allowed" : "none");
+    ChunkDecoder decoder(&geometry, resolution, allow_isa_extensions);
+    if (!allow_isa_extensions) {
       ASSERT_FALSE(decoder.uses_pext());
+      ASSERT_FALSE(decoder.uses_ssse3());
     }
     for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
       ASSERT_TRUE(decoder
@@ -597,7 +599,7 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
                                   encoder.data() + encoder.size());
   std::mt19937_64 rng(17);
   ChunkDecoder decoder(&geometry, 1000);
-  ChunkDecoder without_pext(&geometry, 1000, /*allow_pext=*/false);
+  ChunkDecoder plain_decoder(&geometry, 1000, /*allow_isa_extensions=*/false);
   std::vector<Event> whole(events.size());
   std::vector<Event> plain(events.size());
   std::vector<Event> batch(512);
@@ -615,7 +617,7 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
         ref_flags(), whole.data(), counts);
     // Without pext: the same outcome, event for event.
-    const absl::Status plain_status = without_pext.Decode(
+    const absl::Status plain_status = plain_decoder.Decode(
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
         ref_flags(), plain.data(), counts);
     ASSERT_EQ(status, plain_status) << trial;
@@ -754,6 +756,46 @@ TEST(PackedKindsTest, MatchesTheFormatDescription) {
 
 constexpr uint32_t kPackedFlags =
     format::kChunkRefCoding | format::kChunkPackedKinds;
+
+// The SSSE3 pass decodes groups of 16 events with no escape, no thread
+// change and only one-byte time deltas, and hands every other group to the
+// event-by-event pass. Streams where each of those comes once in
+// `one_in` events put them at every place in a group, at every rate from
+// a slow group now and then to slow groups only; each must decode as it
+// does without SSSE3 (ExpectDecodesTo decodes both ways).
+TEST(PackedKindsTest, GroupsOf16DecodeAsSingleEvents) {
+  const TraceHeader header = JemallocTestHeader();
+  const SlabGeometry geometry = *SlabGeometry::Create(header);
+#if defined(__x86_64__)
+  ASSERT_TRUE(ChunkDecoder(&geometry, 1000).uses_ssse3());
+#endif
+  ChunkEncoder encoder(geometry, /*pack_kinds=*/true);
+  for (int one_in : {8, 64, 500, 1 << 30}) {
+    SCOPED_TRACE(absl::StrCat("one in ", one_in));
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      std::vector<Event> events = SlabEvents(seed, 5000, header, 0);
+      std::mt19937_64 rng(seed);
+      const auto rare = [&] { return rng() % one_in == 0; };
+      uint64_t time = 0;
+      uint32_t thread = 0;
+      for (Event& e : events) {
+        // Two common apis: their symbols (kind, api, timed) fill 12 of the
+        // table's 15 entries, and a rare api's escape.
+        e.api = static_cast<AllocApi>(rare() ? 4 + rng() % (kNumAllocApis - 4)
+                                             : rng() % 2);
+        if (rare()) thread = static_cast<uint32_t>(rng() % 5);
+        e.thread = thread;
+        time += rare()           ? 1000 * (100 + rng() % 100000)
+                : rng() % 3 == 0 ? 1000 * (rng() % 60)
+                                 : 0;
+        e.time_ns = time;
+      }
+      encoder.Encode(events, 1000);
+      ASSERT_EQ(encoder.flags(), kPackedFlags);
+      ExpectDecodesTo(encoder, geometry, 1000, events);
+    }
+  }
+}
 
 TEST(PackedKindsTest, MalformedColumnsAreRefused) {
   // One allocation of class 0 with an explicit pointer; `codes`, `time`
