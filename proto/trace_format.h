@@ -59,10 +59,26 @@ inline constexpr uint32_t kChunkRefCoding = 1u << 1;
 // writer sets it on every chunk in the reference coding. Most of zstd's
 // decoding time went to those two columns of one byte per event.
 inline constexpr uint32_t kChunkPackedKinds = 1u << 2;
+// The payload holds each column on its own (a column frame below) instead
+// of one zstd frame of them all. zstd's entropy tables then fit each
+// column, and a column zstd cannot shrink is stored as it is, which decodes
+// as a copy. Independent of the column coding; the writer sets it on every
+// chunk.
+inline constexpr uint32_t kChunkColumnFrames = 1u << 3;
 inline constexpr uint32_t kKnownChunkFlags =
-    kChunkPointersDiv8 | kChunkRefCoding | kChunkPackedKinds;
+    kChunkPointersDiv8 | kChunkRefCoding | kChunkPackedKinds |
+    kChunkColumnFrames;
 
-// Columns of a chunk's uncompressed payload, in this order, each prefixed
+// With kChunkColumnFrames the payload is one column frame per column, in
+// column order: stored:u32, then `stored & kColumnFrameBytesMask` bytes,
+// the column itself when kZstdColumnFrame is clear, else one zstd frame of
+// it whose header gives the column's length. The columns rebuilt one after
+// another, each prefixed by its length (as without the flag), take the
+// chunk's uncompressed_length bytes.
+inline constexpr uint32_t kZstdColumnFrame = 1u << 31;
+inline constexpr uint32_t kColumnFrameBytesMask = kZstdColumnFrame - 1;
+
+// Columns of a chunk's payload (after zstd), in this order, each prefixed
 // by its byte length as u32.
 enum Column : int {
   kKindApiColumn = 0,  // one byte: same-thread bit | kind << 5 | api.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "proto/internal/column_frames.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
 #include "proto/slab_geometry.h"
@@ -109,14 +110,17 @@ void BM_Decode(benchmark::State& state) {
 }
 BENCHMARK(BM_Decode)->Arg(1000)->Arg(1)->Unit(benchmark::kMillisecond);
 
-// Where the bytes go: each column of each 64K-event chunk compressed on its
-// own, in bytes per event, plus the uncompressed size.
+// Where the bytes go: each column of each 64K-event chunk as the writer
+// stores it (a column frame at zstd 1), in bytes per event, plus the
+// uncompressed size.
 void BM_ColumnBytes(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
   internal::ChunkEncoder encoder = TestEncoder();
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
   std::vector<double> column_bytes(format::kNumPackedColumns, 0);
   double raw_bytes = 0;
-  std::string compressed;
+  std::vector<uint8_t> frames;
   for (auto _ : state) {
     std::fill(column_bytes.begin(), column_bytes.end(), 0);
     raw_bytes = 0;
@@ -124,22 +128,20 @@ void BM_ColumnBytes(benchmark::State& state) {
       const size_t n = std::min<size_t>(65536, events.size() - at);
       encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
       raw_bytes += encoder.size();
-      const uint8_t* p = encoder.data();
-      const int columns = (encoder.flags() & format::kChunkPackedKinds) != 0
-                              ? static_cast<int>(format::kNumPackedColumns)
-                          : (encoder.flags() & format::kChunkRefCoding) != 0
-                              ? static_cast<int>(format::kNumRefColumns)
-                              : static_cast<int>(format::kNumColumns);
-      for (int c = 0; c < columns; ++c) {
-        const uint32_t length = internal::GetLe32(p);
-        p += 4;
-        compressed.resize(ZSTD_compressBound(length));
-        column_bytes[c] +=
-            ZSTD_compress(&compressed[0], compressed.size(), p, length, 3);
-        p += length;
+      frames.resize(
+          internal::ColumnFramesBound(encoder.data(), encoder.size()));
+      const size_t size = *internal::PackColumnFrames(
+          cctx, encoder.data(), encoder.size(), frames.data(), frames.size());
+      int c = 0;
+      for (size_t p = 0; p < size; ++c) {
+        const size_t frame =
+            4 + (internal::GetLe32(&frames[p]) & format::kColumnFrameBytesMask);
+        if (c < format::kNumPackedColumns) column_bytes[c] += frame;
+        p += frame;
       }
     }
   }
+  ZSTD_freeCCtx(cctx);
   // The writer's columns (format::RefColumn, format::PackedColumn).
   const char* names[] = {"kind_codes",  "time",        "thread",
                          "alloc_class", "alloc_size",  "alloc_ptr",
@@ -152,26 +154,38 @@ void BM_ColumnBytes(benchmark::State& state) {
 }
 BENCHMARK(BM_ColumnBytes)->Iterations(1)->Unit(benchmark::kMillisecond);
 
-// The zstd part of decoding alone.
+// The zstd part of decoding alone: the reader's unpacking of the writer's
+// chunk payloads (column frames at zstd 1).
 void BM_DecompressOnly(benchmark::State& state) {
   const std::vector<Event>& events = Stream();
   internal::ChunkEncoder encoder = TestEncoder();
-  std::vector<std::string> chunks;
-  size_t raw = 0;
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+  std::vector<std::vector<uint8_t>> chunks;
+  std::vector<size_t> sizes;
+  std::vector<uint8_t> scratch;
   for (size_t at = 0; at < events.size(); at += 65536) {
     const size_t n = std::min<size_t>(65536, events.size() - at);
     encoder.Encode(absl::MakeConstSpan(&events[at], n), 1000);
-    raw = std::max(raw, encoder.size());
-    std::string c(ZSTD_compressBound(encoder.size()), '\0');
-    c.resize(ZSTD_compress(&c[0], c.size(), encoder.data(), encoder.size(), 3));
-    chunks.push_back(c);
+    std::vector<uint8_t> payload(
+        internal::ChunkPayloadBound(encoder.data(), encoder.size()));
+    const internal::ChunkPayload packed =
+        *internal::PackChunkPayload(cctx, encoder.data(), encoder.size(),
+                                    payload.data(), payload.size(), &scratch);
+    if (!packed.column_frames) {
+      state.SkipWithError("a 64K-event chunk without column frames");
+    }
+    payload.resize(packed.bytes);
+    chunks.push_back(std::move(payload));
+    sizes.push_back(encoder.size());
   }
-  std::vector<uint8_t> out(raw);
+  ZSTD_freeCCtx(cctx);
+  std::vector<uint8_t> out(*std::max_element(sizes.begin(), sizes.end()));
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   for (auto _ : state) {
-    for (const std::string& c : chunks) {
-      benchmark::DoNotOptimize(ZSTD_decompressDCtx(dctx, out.data(), out.size(),
-                                                   c.data(), c.size()));
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      benchmark::DoNotOptimize(internal::UnpackColumnFrames(
+          dctx, chunks[i].data(), chunks[i].size(), out.data(), sizes[i]));
     }
   }
   ZSTD_freeDCtx(dctx);

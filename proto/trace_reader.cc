@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/stubs/logging.h"
+#include "proto/internal/column_frames.h"
 #include "proto/internal/crc32c.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
@@ -180,6 +181,10 @@ class TraceReader::Impl {
   absl::StatusOr<bool> NextRecord(TraceRecord* record);
   // Checks and decompresses a chunk, then hands out its first batch.
   absl::Status DecodeChunk(const Frame& frame, TraceRecord* record);
+  // The chunk's columns into uncompressed_[0, uncompressed), from column
+  // frames or (older files) one zstd frame.
+  absl::Status Decompress(const Frame& frame, uint32_t uncompressed,
+                          uint32_t flags);
   // The next batch of the current chunk's events.
   absl::Status NextBatch(TraceRecord* record);
   absl::Status FinishAtTrailer(const Frame& frame);
@@ -470,6 +475,32 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
     first_gap_expected_ = next_seq_;
     first_gap_seq_ = first_seq;
   }
+  absl::Status status = Decompress(frame, uncompressed, flags);
+  if (!status.ok()) return status;
+  status = decoder_->Start(uncompressed_.data(), uncompressed, count, first_seq,
+                           flags);
+  if (!status.ok()) return Error(offset_, std::string(status.message()));
+  chunk_offset_ = offset_;
+  chunk_end_seq_ = first_seq + count;
+  chunk_index_digest_ =
+      DigestChunk(chunk_index_digest_, offset_, first_seq, count);
+  return NextBatch(record);
+}
+
+absl::Status TraceReader::Impl::Decompress(const Frame& frame,
+                                           uint32_t uncompressed,
+                                           uint32_t flags) {
+  if (uncompressed_.size() < uncompressed) uncompressed_.resize(uncompressed);
+  if ((flags & format::kChunkColumnFrames) != 0) {
+    absl::Status status =
+        internal::UnpackColumnFrames(dctx_, frame.payload, frame.payload_bytes,
+                                     uncompressed_.data(), uncompressed);
+    if (!status.ok()) {
+      return Error(offset_,
+                   absl::StrCat("malformed chunk: ", status.message()));
+    }
+    return absl::OkStatus();
+  }
   const unsigned long long content =
       ZSTD_getFrameContentSize(frame.payload, frame.payload_bytes);
   if (content != uncompressed) {
@@ -477,7 +508,6 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
                                           "size disagrees with %d",
                                           uncompressed));
   }
-  if (uncompressed_.size() < uncompressed) uncompressed_.resize(uncompressed);
   const size_t got =
       ZSTD_decompressDCtx(dctx_, uncompressed_.data(), uncompressed,
                           frame.payload, frame.payload_bytes);
@@ -487,14 +517,7 @@ absl::Status TraceReader::Impl::DecodeChunk(const Frame& frame,
                                  ZSTD_isError(got) ? ZSTD_getErrorName(got)
                                                    : "short output"));
   }
-  absl::Status status = decoder_->Start(uncompressed_.data(), uncompressed,
-                                        count, first_seq, flags);
-  if (!status.ok()) return Error(offset_, std::string(status.message()));
-  chunk_offset_ = offset_;
-  chunk_end_seq_ = first_seq + count;
-  chunk_index_digest_ =
-      DigestChunk(chunk_index_digest_, offset_, first_seq, count);
-  return NextBatch(record);
+  return absl::OkStatus();
 }
 
 absl::Status TraceReader::Impl::NextBatch(TraceRecord* record) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
@@ -284,6 +285,81 @@ TEST(TraceReaderErrorsTest, MalformedColumns) {
                                      1))
               .message()),
       HasSubstr("beyond its 1 events"));
+}
+
+// Column frames (format::kChunkColumnFrames): a column as it is, or one
+// zstd frame of it, each after its stored length.
+std::string ColumnFrame(const std::string& column, bool zstd) {
+  std::string stored = column;
+  if (zstd) {
+    stored.resize(ZSTD_compressBound(column.size()));
+    stored.resize(ZSTD_compress(&stored[0], stored.size(), column.data(),
+                                column.size(), 1));
+  }
+  std::string frame(4, '\0');
+  internal::PutLe32(reinterpret_cast<uint8_t*>(&frame[0]),
+                    static_cast<uint32_t>(stored.size()) |
+                        (zstd ? format::kZstdColumnFrame : 0));
+  return frame + stored;
+}
+
+TEST(TraceReaderTest, ReadsColumnFramesOfBothStorages) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string one_byte(1, '\0');
+  // One allocation (kind byte 0) of size class 3 at pointer 64, size 2.
+  const std::vector<std::string> columns = {one_byte, one_byte,
+                                            one_byte, std::string("\x80\x01"),
+                                            one_byte, std::string(1, '\x03')};
+  std::string frames;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    frames += ColumnFrame(columns[c], /*zstd=*/c % 2 == 0);
+  }
+  const std::string chunk =
+      Frame(format::kChunkRecord,
+            ChunkFields(6 * 5 + 1, 1, 0, format::kChunkColumnFrames), frames);
+  auto reader =
+      TraceReader::OpenBuffer("t.slabtrace", HeaderFile(header) + chunk);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto items = ReadAllItems(reader->get());
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 1u);
+  const Event& e = (*items)[0].event;
+  EXPECT_EQ(e.kind, EventKind::kAlloc);
+  EXPECT_EQ(e.ptr, 64u);
+  EXPECT_EQ(e.size_class, 3);
+  EXPECT_EQ(e.size, header.size_classes(3).size());
+}
+
+// A malformed column frame is an error at the chunk's offset that names
+// the column.
+TEST(TraceReaderErrorsTest, MalformedColumnFrames) {
+  TraceHeader header = JemallocTestHeader();
+  header.set_format_version(1);
+  const std::string base = HeaderFile(header);
+  const uint64_t chunk_offset = base.size();
+  const std::string one_byte(1, '\0');
+  std::string frames;
+  for (int c = 0; c < 6; ++c) frames += ColumnFrame(one_byte, c == 4);
+  auto read = [&](const std::string& payload, uint32_t uncompressed) {
+    return std::string(
+        ReadAll(base + Frame(format::kChunkRecord,
+                             ChunkFields(uncompressed, 1, 0,
+                                         format::kChunkColumnFrames),
+                             payload))
+            .message());
+  };
+  const std::string at =
+      absl::StrCat("t.slabtrace: offset ", chunk_offset, ": malformed chunk: ");
+  EXPECT_EQ(read(frames.substr(0, frames.size() - 1), 30),
+            at + "column 5: frame of 1 bytes runs past the payload");
+  EXPECT_EQ(read(frames, 29),
+            at + "column 5: the columns exceed the chunk's 29 bytes");
+  std::string bad = frames;
+  bad[4 * 5 + 4 + 4] ^= 0x40;  // column 4's zstd frame header.
+  EXPECT_THAT(read(bad, 30), HasSubstr(at + "column 4: zstd"));
+  // The columns are whole, and then decoded: class 0 at pointer 0.
+  EXPECT_EQ(read(frames, 30), "");
 }
 
 // Long columns are decoded without per-varint bounds checks where they

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "proto/internal/column_frames.h"
 #include "proto/internal/crc32c.h"
 #include "proto/internal/event_columns.h"
 #include "proto/internal/frame.h"
@@ -127,6 +128,7 @@ class TraceWriter::Impl {
   uint64_t pending_pointer_bits_ = 0;  // OR of pending_'s pointers.
   internal::ChunkEncoder encoder_;
   ZSTD_CCtx* cctx_ = nullptr;
+  std::vector<uint8_t> payload_scratch_;  // PackChunkPayload's.
   internal::ByteBuffer record_;
   size_t record_start_ = 0;
 
@@ -427,30 +429,35 @@ absl::Status TraceWriter::Impl::FlushChunk() {
                            pending_pointer_bits_);
   }
   pending_pointer_bits_ = 0;
-  const size_t bound = ZSTD_compressBound(encoder_.size());
+  const size_t bound =
+      internal::ChunkPayloadBound(encoder_.data(), encoder_.size());
   record_.clear();
   StartRecord(format::kChunkRecord, format::kChunkFieldsBytes, bound);
   uint8_t* fields = &record_[record_start_ + format::kFrameBytes];
   uint8_t* payload = fields + format::kChunkFieldsBytes;
-  const size_t compressed =
-      ZSTD_compress2(cctx_, payload, bound, encoder_.data(), encoder_.size());
+  const absl::StatusOr<internal::ChunkPayload> compressed =
+      internal::PackChunkPayload(cctx_, encoder_.data(), encoder_.size(),
+                                 payload, bound, &payload_scratch_);
   const uint64_t first_seq = open_first_seq_;
   const uint32_t count = open_count_;
-  if (ZSTD_isError(compressed)) {
+  if (!compressed.ok()) {
     dropped_events_ += count;
     pending_.clear();
     pending_kinds_ = {};
     open_count_ = 0;
     return Fail(absl::InternalError(
-        absl::StrFormat("%s: zstd: %s", name_, ZSTD_getErrorName(compressed))));
+        absl::StrFormat("%s: %s", name_, compressed.status().message())));
   }
-  record_.resize(record_.size() - bound + compressed);
+  record_.resize(record_.size() - bound + compressed->bytes);
   internal::PutLe32(&record_[record_start_ + 1],
-                    static_cast<uint32_t>(compressed));
+                    static_cast<uint32_t>(compressed->bytes));
   internal::PutLe32(fields, static_cast<uint32_t>(encoder_.size()));
   internal::PutLe32(fields + 4, count);
   internal::PutLe64(fields + 8, first_seq);
-  internal::PutLe32(fields + 16, encoder_.flags());
+  internal::PutLe32(
+      fields + 16,
+      encoder_.flags() |
+          (compressed->column_frames ? format::kChunkColumnFrames : 0));
   FinishRecord();
 
   const uint64_t offset = bytes_written_;
