@@ -318,8 +318,8 @@ TEST(TraceReaderTest, ReadsColumnFramesOfBothStorages) {
   const std::string chunk =
       Frame(format::kChunkRecord,
             ChunkFields(6 * 5 + 1, 1, 0, format::kChunkColumnFrames), frames);
-  auto reader =
-      TraceReader::OpenBuffer("t.slabtrace", HeaderFile(header) + chunk);
+  const std::string bytes = HeaderFile(header) + chunk;  // the reader's.
+  auto reader = TraceReader::OpenBuffer("t.slabtrace", bytes);
   ASSERT_TRUE(reader.ok()) << reader.status();
   auto items = ReadAllItems(reader->get());
   ASSERT_TRUE(items.ok()) << items.status();
