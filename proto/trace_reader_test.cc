@@ -357,7 +357,7 @@ TEST(TraceReaderErrorsTest, MalformedColumnFrames) {
             at + "column 5: the columns exceed the chunk's 29 bytes");
   std::string bad = frames;
   bad[4 * 5 + 4 + 4] ^= 0x40;  // column 4's zstd frame header.
-  EXPECT_THAT(read(bad, 30), HasSubstr(at + "column 4: zstd"));
+  EXPECT_THAT(read(bad, 30), HasSubstr(at + "column 4: "));
   // The columns are whole, and then decoded: class 0 at pointer 0.
   EXPECT_EQ(read(frames, 30), "");
 }

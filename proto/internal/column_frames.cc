@@ -27,6 +27,11 @@ absl::StatusOr<size_t> PackColumnFrames(ZSTD_CCtx* cctx, const uint8_t* columns,
   size_t written = 0;
   for (size_t at = 0; at < size;) {
     const uint32_t length = GetLe32(columns + at);
+    if (length > format::kColumnFrameBytesMask) {
+      // Bit 31 says "zstd"; no chunk comes near (kMaxUncompressedChunk).
+      return absl::InternalError(
+          absl::StrFormat("a column of %d bytes has no column frame", length));
+    }
     const uint8_t* const column = columns + at + format::kColumnLengthBytes;
     uint8_t* const frame = out + written + format::kColumnLengthBytes;
     const size_t compressed = ZSTD_compress2(
@@ -104,6 +109,11 @@ absl::Status UnpackColumnFrames(ZSTD_DCtx* dctx, const uint8_t* frames,
     uint8_t* const column_out = out + at + format::kColumnLengthBytes;
     size_t length = stored;
     if ((word & format::kZstdColumnFrame) != 0) {
+      // Exactly one frame: zstd would decode any frames that follow it.
+      if (ZSTD_findFrameCompressedSize(p, stored) != stored) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "column %d: %d bytes that are not one zstd frame", column, stored));
+      }
       const unsigned long long content = ZSTD_getFrameContentSize(p, stored);
       if (content == ZSTD_CONTENTSIZE_UNKNOWN ||
           content == ZSTD_CONTENTSIZE_ERROR || content > room) {

@@ -158,7 +158,19 @@ TEST_F(ColumnFramesTest, MalformedFramesNameTheirColumn) {
   bad[good.size() - 9] ^= 0x55;  // inside the zstd frame's last block.
   const absl::Status status = Unpack(bad, layout.size(), &out);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message().substr(0, 16), "column 0: zstd: ");
+  EXPECT_EQ(status.message().substr(0, 10), "column 0: ");
+
+  // A frame followed by a skippable frame (magic, length 0), both within
+  // the stored bytes: zstd would decode the two; the format has one.
+  std::vector<uint8_t> two_frames = good;
+  const uint32_t first_word = GetLe32(two_frames.data());
+  const uint8_t skippable[8] = {0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0};
+  two_frames.insert(two_frames.begin() + 4 + (first_word & 0x7fffffff),
+                    skippable, skippable + 8);
+  PutLe32(two_frames.data(), first_word + 8);
+  expect_error(two_frames, layout.size(),
+               absl::StrFormat("column 0: %d bytes that are not one zstd frame",
+                               (first_word & 0x7fffffff) + 8));
   bad = good;
   bad[3] &= 0x7f;  // column 0 claims to be stored as it is.
   expect_error(bad, layout.size(),
@@ -191,14 +203,73 @@ TEST_F(ColumnFramesTest, EveryByteFlipIsRefusedOrHarmless) {
       bad[at] ^= flip;
       if (Unpack(bad, layout.size(), &out).ok()) {
         // zstd has no checksum here (the record's CRC32C guards the bytes):
-        // a stored column's change comes through, but never its length.
-        EXPECT_EQ(out.size(), layout.size());
+        // a column's bytes may change, never its length.
+        for (size_t at = 0; at < layout.size();) {
+          const uint32_t length = GetLe32(&layout[at]);
+          ASSERT_EQ(GetLe32(&out[at]), length) << "flip at " << at;
+          at += 4 + length;
+        }
       } else {
         ++refused;
       }
     }
   }
   EXPECT_GT(refused, 0);
+}
+
+// A chunk under kSmallChunkBytes keeps the smaller of column frames and one
+// zstd frame, and says which; a larger one always has column frames.
+TEST_F(ColumnFramesTest, SmallChunksKeepTheSmallerPayload) {
+  // Columns that repeat each other (one frame finds the repeats), and
+  // columns of unlike bytes (each frame's tables fit its own column).
+  const std::vector<uint8_t> repeated = RandomBytes(5, 3000, 5);
+  std::vector<uint8_t> unlike = RandomBytes(6, 3000, 2);
+  for (uint8_t& b : unlike) b = static_cast<uint8_t>(b | 0xf0);
+  const std::vector<std::vector<uint8_t>> alike_columns(6, repeated);
+  const std::vector<std::vector<uint8_t>> unlike_columns = {
+      RandomBytes(7, 3000, 2), unlike, RandomBytes(8, 3000, 1)};
+  const std::vector<uint8_t> big =
+      Layout({RandomBytes(9, kSmallChunkBytes, 3), RandomBytes(9, 1000, 3)});
+  std::vector<uint8_t> scratch;
+  int whole_kept = 0;
+  for (const std::vector<uint8_t>& layout :
+       {Layout(alike_columns), Layout(unlike_columns), big}) {
+    std::vector<uint8_t> payload(
+        ChunkPayloadBound(layout.data(), layout.size()));
+    const absl::StatusOr<ChunkPayload> packed =
+        PackChunkPayload(cctx_, layout.data(), layout.size(), payload.data(),
+                         payload.size(), &scratch);
+    ASSERT_TRUE(packed.ok()) << packed.status();
+    payload.resize(packed->bytes);
+    const std::vector<uint8_t> frames = Pack(layout);
+    std::vector<uint8_t> whole(ZSTD_compressBound(layout.size()));
+    whole.resize(ZSTD_compress2(cctx_, whole.data(), whole.size(),
+                                layout.data(), layout.size()));
+    std::vector<uint8_t> out(layout.size());
+    if (layout.size() >= kSmallChunkBytes || frames.size() <= whole.size()) {
+      EXPECT_TRUE(packed->column_frames) << layout.size();
+      EXPECT_EQ(payload, frames);
+      ASSERT_TRUE(Unpack(payload, layout.size(), &out).ok());
+    } else {
+      ++whole_kept;
+      EXPECT_FALSE(packed->column_frames);
+      EXPECT_EQ(payload, whole);
+      ASSERT_EQ(ZSTD_decompress(out.data(), out.size(), payload.data(),
+                                payload.size()),
+                layout.size());
+    }
+    EXPECT_EQ(out, layout);
+  }
+  EXPECT_EQ(whole_kept, 1);  // the alike columns.
+}
+
+TEST_F(ColumnFramesTest, AColumnTooLongForItsFrameIsAnError) {
+  std::vector<uint8_t> layout(4);
+  PutLe32(layout.data(), 1u << 31);  // only the length is read.
+  std::vector<uint8_t> out(64);
+  const absl::StatusOr<size_t> n = PackColumnFrames(
+      cctx_, layout.data(), layout.size(), out.data(), out.size());
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInternal);
 }
 
 }  // namespace

@@ -205,7 +205,12 @@ void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
       ASSERT_FALSE(decoder.uses_pext());
       ASSERT_FALSE(decoder.uses_ssse3());
     }
-    for (uint32_t batch : {512u, 1u, 1000u, 1024u, 100000u}) {
+    // The kinds of `events`, which every batch size must count.
+    uint64_t want_counts[kNumEventKinds] = {};
+    for (const Event& e : events) ++want_counts[static_cast<int>(e.kind)];
+    // Batches of 17 and 999 start blocks at odd events, which the packed
+    // pass takes one event by itself before its groups of 16.
+    for (uint32_t batch : {512u, 1u, 17u, 999u, 1000u, 1024u, 100000u}) {
       ASSERT_TRUE(decoder
                       .Start(encoder.data(), encoder.size(),
                              static_cast<uint32_t>(events.size()), 0,
@@ -232,6 +237,10 @@ void ExpectDecodesTo(const ChunkEncoder& encoder, const SlabGeometry& geometry,
         }
       }
       ASSERT_EQ(at, events.size());
+      for (int k = 0; k < kNumEventKinds; ++k) {
+        ASSERT_EQ(counts[k], want_counts[k])
+            << "kind " << k << " batch " << batch;
+      }
     }
   }
 }
@@ -616,13 +625,17 @@ TEST_P(RefCodingRoundTripTest, CorruptedColumnsDecodeOrFailCleanly) {
     const absl::Status status = decoder.Decode(
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
         ref_flags(), whole.data(), counts);
-    // Without pext: the same outcome, event for event.
+    // Without ISA extensions: the same outcome, event for event.
+    uint64_t plain_counts[kNumEventKinds] = {};
     const absl::Status plain_status = plain_decoder.Decode(
         bad.data(), bad.size(), static_cast<uint32_t>(events.size()), 0,
-        ref_flags(), plain.data(), counts);
+        ref_flags(), plain.data(), plain_counts);
     ASSERT_EQ(status, plain_status) << trial;
     if (status.ok()) {
       ASSERT_EQ(plain, whole) << trial;
+      for (int k = 0; k < kNumEventKinds; ++k) {
+        ASSERT_EQ(counts[k], plain_counts[k]) << trial << " kind " << k;
+      }
     }
     if (!status.ok()) {
       ++failed;
