@@ -28,6 +28,7 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 }
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
+#if defined(__x86_64__)
 // a * b modulo the polynomial, both in the reflected bit order (bit 31 is
 // x^0).
 constexpr uint32_t MultiplyModP(uint32_t a, uint32_t b) {
@@ -74,7 +75,6 @@ uint32_t ShiftByBlock(uint32_t crc) {
          kBlockShift.table[3][crc >> 24];
 }
 
-#if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc,
                                                        const uint8_t* p,
                                                        size_t n) {
